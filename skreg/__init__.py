@@ -1,0 +1,8 @@
+"""skreg: scikit-learn estimators of PyTorch MLPs whose regularizers are hyperparameters."""
+
+from ._classifier import RegularizedMLPClassifier
+from ._regressor import RegularizedMLPRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["RegularizedMLPClassifier", "RegularizedMLPRegressor", "__version__"]

@@ -1,0 +1,290 @@
+"""Shared estimator logic: parameters, validation, building and training ``net_``."""
+
+import copy
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import ValidSplit
+
+from ._callbacks import ValidationScore
+from ._data import TensorBatchIterator, TensorPairDataset
+from ._module import ACTIVATIONS, MLPModule
+from ._net import RegularizedNet
+
+# Rows per forward pass at prediction time: large enough to amortize per-call
+# overhead, small enough that the activations of a wide layer stay in memory.
+PREDICT_CHUNK_ROWS = 65536
+
+
+def resolve_device(device):
+    """Return ``torch.device(device)``, or raise a ValueError naming what is wrong with it."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:<index>'."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested, but CUDA is not available here.")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested, but MPS is not available here.")
+    if resolved.type not in {"cpu", "cuda", "mps"}:
+        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'mps'.")
+    return resolved
+
+
+def writable_tensor(array, device):
+    """Torch tensor on ``device`` sharing memory with ``array`` where possible, never writing to it."""
+    if not array.flags.writeable:
+        # torch cannot wrap read-only memory (e.g. a read-only memmap) without a copy.
+        array = array.copy()
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
+    """Base class of skreg's estimators; use :class:`RegularizedMLPClassifier` or
+    :class:`RegularizedMLPRegressor`."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "batch_norm": ["boolean"],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "device": [str],
+        "callbacks": [list, tuple, None],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        dropout=0.0,
+        l1=0.0,
+        l2=0.0,
+        batch_norm=False,
+        solver="adam",
+        learning_rate_init=0.001,
+        momentum=0.9,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        callbacks=None,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.l1 = l1
+        self.l2 = l2
+        self.batch_norm = batch_norm
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+        self.callbacks = callbacks
+
+    # ------------------------------------------------------------------ task hooks
+    @abstractmethod
+    def _prepare_target(self, y, continuing):
+        """Validate ``y`` and return ``(target_array, n_outputs)``; set target attributes."""
+
+    @abstractmethod
+    def _criterion(self):
+        """Return the torch loss class used for training."""
+
+    @abstractmethod
+    def _validation_score_fn(self):
+        """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
+
+    # ------------------------------------------------------------------ checks
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _dropout_rates(self, n_layers):
+        if isinstance(self.dropout, Real):
+            return [float(self.dropout)] * n_layers
+        rates = list(self.dropout)
+        if len(rates) != n_layers:
+            raise ValueError(
+                f"dropout has {len(rates)} values but there are {n_layers} hidden layers; "
+                "give one float, or one value per hidden layer."
+            )
+        for p in rates:
+            if not isinstance(p, Real) or isinstance(p, bool) or not 0 <= p < 1:
+                raise ValueError(f"Each dropout rate must be a float in [0, 1), got {p!r}.")
+        return [float(p) for p in rates]
+
+    def _user_callbacks(self):
+        """Deep copies of the user's callbacks, so that training never changes the originals."""
+        callbacks = []
+        for item in self.callbacks or ():
+            cb = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+            if not (isinstance(cb, Callback) or (isinstance(cb, type) and issubclass(cb, Callback))):
+                raise TypeError(
+                    f"callbacks must hold skorch callbacks or (name, callback) pairs, got {item!r}."
+                )
+            callbacks.append(copy.deepcopy(item))
+        return callbacks
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    # ------------------------------------------------------------------ fitting
+    def _build_net(self, n_features, n_outputs, n_samples, seed, device):
+        hidden = self._hidden_sizes()
+        stopping = EarlyStopping(
+            monitor="valid_loss" if self.early_stopping else "train_loss",
+            patience=self.n_iter_no_change,
+            threshold=self.tol,
+            threshold_mode="abs",
+            load_best=self.early_stopping,
+        )
+        callbacks = self._user_callbacks() + [("stopping", stopping)]
+        train_split = None
+        if self.early_stopping:
+            callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=self._is_classifier, random_state=seed
+            )
+        optimizer_params = {"optimizer__momentum": self.momentum} if self.solver == "sgd" else {}
+        quiet = {} if self.verbose else {"callbacks__print_log": None}
+        return RegularizedNet(
+            module=MLPModule,
+            module__n_features=n_features,
+            module__n_outputs=n_outputs,
+            module__hidden_layer_sizes=hidden,
+            module__activation=self.activation,
+            module__dropout=self._dropout_rates(len(hidden)),
+            module__batch_norm=self.batch_norm,
+            criterion=self._criterion(),
+            optimizer=torch.optim.Adam if self.solver == "adam" else torch.optim.SGD,
+            lr=self.learning_rate_init,
+            max_epochs=self.max_iter,
+            batch_size=self._batch_size(n_samples),
+            dataset=TensorPairDataset,
+            iterator_train=TensorBatchIterator,
+            iterator_train__shuffle=self.shuffle,
+            iterator_train__merge_single_row_tail=self.batch_norm,
+            iterator_valid=TensorBatchIterator,
+            train_split=train_split,
+            callbacks=callbacks,
+            device=str(device),
+            verbose=self.verbose,
+            l1=self.l1,
+            l2=self.l2,
+            **optimizer_params,
+            **quiet,
+        )
+
+    def _fit(self, X, y):
+        continuing = self.warm_start and hasattr(self, "net_")
+        X, y = validate_data(
+            self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
+        )
+        target, n_outputs = self._prepare_target(y, continuing)
+        device = resolve_device(self.device)
+        if self.batch_norm and X.shape[0] < 2:
+            raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        cuda = [device.index or 0] if device.type == "cuda" else []
+        # Fitting uses torch's global generator (weight init, dropout, permutations);
+        # forking keeps the caller's random state as it was.
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            X_t = writable_tensor(X, device)
+            y_t = writable_tensor(target, device)
+            if continuing:
+                self.net_.set_params(max_epochs=self.max_iter)
+                self.net_.partial_fit(X_t, y_t)
+            else:
+                net = self._build_net(X.shape[1], n_outputs, X.shape[0], seed, device)
+                self.net_ = net.fit(X_t, y_t)
+        self._set_fitted_attributes()
+        return self
+
+    def _set_fitted_attributes(self):
+        history = self.net_.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        stopping = dict(self.net_.callbacks_)["stopping"]
+        if self.early_stopping:
+            self.validation_scores_ = [float(v) for v in history[:, "valid_score"]]
+            self.best_epoch_ = int(stopping.best_epoch_)
+            self.best_validation_score_ = self.validation_scores_[self.best_epoch_ - 1]
+        else:
+            self.validation_scores_ = None
+            self.best_epoch_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_)
+        if stopping.misses_ < stopping.patience:
+            warnings.warn(
+                f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
+                "converged yet.",
+                ConvergenceWarning,
+            )
+
+    # ------------------------------------------------------------------ prediction
+    def _forward(self, X):
+        """Validate ``X`` and return the module's raw outputs as a float64 array."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        module = self.net_.module_
+        module.eval()
+        device = next(module.parameters()).device
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
+                chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+                outputs.append(module(chunk).cpu())
+        return torch.cat(outputs).numpy().astype(np.float64)

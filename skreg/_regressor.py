@@ -1,0 +1,174 @@
+"""RegularizedMLPRegressor."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from torch import nn
+
+from ._base import BaseRegularizedMLP
+from ._callbacks import r2_from_outputs
+from ._docs import parameters_doc
+
+
+class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
+    """Multi-layer perceptron regressor whose regularizers are hyperparameters.
+
+    The network is trained through skorch on the mean squared error of
+    standardized targets (each output centred and scaled to unit variance on
+    the training data); predictions are returned in the original units. Every
+    regularizer defaults to off, so ``RegularizedMLPRegressor()`` is the
+    unregularized baseline.
+
+    Parameters
+    ----------
+{parameters}
+    Attributes
+    ----------
+    net_ : skreg._net.RegularizedNet
+        The fitted skorch net, with its ``history``.
+    n_outputs_ : int
+        Number of targets.
+    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+        Mean and standard deviation used to standardize the targets.
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Training loss (standardized units, penalty included) of each epoch.
+    best_loss_ : float
+        Lowest training loss; set when ``early_stopping=False``.
+    validation_scores_ : list of float or None
+        R^2 on the validation split after each epoch (early stopping only).
+    best_validation_score_ : float or None
+        Validation R^2 of the restored epoch (early stopping only).
+    best_epoch_ : int or None
+        The (1-based) epoch whose weights were restored by early stopping.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skreg import RegularizedMLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), RegularizedMLPRegressor(l2=1e-3, random_state=0))
+    >>> model.fit(X, y).score(X, y) > 0.5
+    True
+    """
+
+    _is_classifier = False
+    _validate_y_kwargs = {"multi_output": True, "y_numeric": True}
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        dropout=0.0,
+        l1=0.0,
+        l2=0.0,
+        batch_norm=False,
+        solver="adam",
+        learning_rate_init=0.001,
+        momentum=0.9,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        callbacks=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            l1=l1,
+            l2=l2,
+            batch_norm=batch_norm,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            momentum=momentum,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            device=device,
+            callbacks=callbacks,
+        )
+
+    def fit(self, X, y):
+        """Train the network on ``X`` and numeric targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric training data (numpy array, list or pandas DataFrame).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        Returns
+        -------
+        self : RegularizedMLPRegressor
+        """
+        self._validate_params()
+        return self._fit(X, y)
+
+    def _prepare_target(self, y, continuing):
+        y = np.asarray(y, dtype=np.float64)
+        y2d = y.reshape(len(y), -1)
+        if continuing and y2d.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
+            )
+        if not continuing:
+            scale = y2d.std(axis=0)
+            self.y_mean_ = y2d.mean(axis=0)
+            # A constant target keeps unit scale instead of dividing by zero.
+            self.y_scale_ = np.where(scale > 0, scale, 1.0)
+            self.n_outputs_ = y2d.shape[1]
+        target = ((y2d - self.y_mean_) / self.y_scale_).astype(np.float32)
+        return target, self.n_outputs_
+
+    def _criterion(self):
+        return nn.MSELoss
+
+    def _validation_score_fn(self):
+        return r2_from_outputs
+
+    def predict(self, X):
+        """Predict targets in their original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        y_pred = self._forward(X) * self.y_scale_ + self.y_mean_
+        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
+    "{parameters}\n", parameters_doc("mean squared error", "")
+)
