@@ -1,0 +1,149 @@
+"""Behaviour shared by both estimators: training, reproducibility, silence, threads."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.model_selection import cross_validate
+from skorch.callbacks import Callback
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._base import resolve_device
+
+
+class RecordWeights(Callback):
+    """Keep a copy of the module's weights after every epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.weights_ = []
+
+    def on_epoch_end(self, net, **kwargs):
+        self.weights_.append(copy.deepcopy(net.module_.state_dict()))
+
+
+class RecordThreads(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.threads_ = torch.get_num_threads()
+
+
+def test_same_seed_gives_identical_predictions_and_leaves_global_rng(cancer):
+    X, y = cancer
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    params = dict(hidden_layer_sizes=(32,), dropout=0.3, max_iter=15, random_state=7)
+    first = RegularizedMLPClassifier(**params).fit(X, y).predict_proba(X)
+    second = RegularizedMLPClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+    other = RegularizedMLPClassifier(**{**params, "random_state": 8}).fit(X, y).predict_proba(X)
+    assert not np.array_equal(first, other)
+
+
+def test_early_stopping_stops_before_max_iter_and_restores_best_epoch(cancer):
+    X, y = cancer
+    recorder = RecordWeights()
+    model = RegularizedMLPClassifier(
+        hidden_layer_sizes=(256, 256), learning_rate_init=0.01, early_stopping=True,
+        n_iter_no_change=5, max_iter=200, random_state=0, callbacks=[recorder],
+    ).fit(X, y)
+    assert model.n_iter_ < 200
+    assert model.best_epoch_ == model.n_iter_ - 5
+    valid_loss = model.net_.history[:, "valid_loss"]
+    assert model.best_epoch_ == 1 + int(np.argmin(valid_loss))
+    restored = model.net_.module_.state_dict()
+    recorded = dict(model.net_.callbacks_)["RecordWeights"].weights_
+    best, last = recorded[model.best_epoch_ - 1], recorded[-1]
+    for key in restored:
+        torch.testing.assert_close(restored[key], best[key])
+    assert any(not torch.equal(restored[k], last[k]) for k in restored)
+    # The user's callback object was copied, not trained on.
+    assert not hasattr(recorder, "weights_")
+
+
+def test_without_early_stopping_training_loss_decides_convergence(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(tol=0.5, n_iter_no_change=2, random_state=0).fit(X, y)
+    assert model.n_iter_ < 10
+    assert model.best_epoch_ is None and model.validation_scores_ is None
+    assert model.best_loss_ == min(model.loss_curve_)
+
+
+def test_max_iter_reached_warns():
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        RegularizedMLPRegressor(max_iter=2, tol=0).fit(X, X[:, 0])
+
+
+def test_silent_by_default_and_verbose_prints_epoch_table(cancer, capsys):
+    X, y = cancer
+    RegularizedMLPClassifier(max_iter=3, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+    RegularizedMLPClassifier(max_iter=3, random_state=0, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "train_loss" in out
+
+
+def test_inputs_are_not_modified():
+    X = np.random.RandomState(0).normal(size=(30, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    X_before, y_before = X.copy(), y.copy()
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame_before = frame.copy()
+    RegularizedMLPClassifier(max_iter=5, l1=1e-3, random_state=0).fit(X, y).predict(X)
+    RegularizedMLPRegressor(max_iter=5, random_state=0).fit(frame, X[:, 1]).predict(frame)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    pd.testing.assert_frame_equal(frame, frame_before)
+
+
+def test_lists_and_dataframes_are_accepted():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RegularizedMLPClassifier(max_iter=5, random_state=0).fit(X.tolist(), y.tolist())
+    assert model.n_features_in_ == 3 and not hasattr(model, "feature_names_in_")
+    frame = pd.DataFrame(X, columns=["x0", "x1", "x2"])
+    model.fit(frame, y)
+    assert list(model.feature_names_in_) == ["x0", "x1", "x2"]
+
+
+def test_dropout_per_layer_and_wrong_length():
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    y = X[:, 0]
+    model = RegularizedMLPRegressor((8, 8), dropout=[0.1, 0.4], max_iter=2).fit(X, y)
+    rates = [m.p for m in model.net_.module_.modules() if isinstance(m, torch.nn.Dropout)]
+    assert rates == [0.1, 0.4]
+    with pytest.raises(ValueError, match="one value per hidden layer"):
+        RegularizedMLPRegressor((8, 8), dropout=[0.1]).fit(X, y)
+
+
+def test_warm_start_continues_training(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    first_net = model.net_
+    model.fit(X, y)
+    assert model.net_ is first_net and model.n_iter_ == 6
+
+
+def test_unknown_device_is_a_value_error():
+    with pytest.raises(ValueError, match="not a torch device"):
+        resolve_device("gpu0")
+    X = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="device"):
+        RegularizedMLPRegressor(device="tpu").fit(X, [0.0, 1.0, 2.0, 3.0])
+
+
+def test_parallel_fits_do_not_oversubscribe_cores(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(max_iter=2, random_state=0, callbacks=[RecordThreads()])
+    result = cross_validate(model, X, y, cv=2, n_jobs=2, return_estimator=True)
+    cores = torch.get_num_threads()
+    for fitted in result["estimator"]:
+        threads = dict(fitted.net_.callbacks_)["RecordThreads"].threads_
+        assert threads <= max(1, cores // 2)

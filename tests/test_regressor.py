@@ -1,0 +1,36 @@
+import numpy as np
+
+from skreg import RegularizedMLPRegressor
+
+
+def test_predictions_are_in_original_units(diabetes):
+    X, y = diabetes
+    big = 1000 * y + 5e5
+    model = RegularizedMLPRegressor(max_iter=100, random_state=0).fit(X, big)
+    assert abs(model.predict(X).mean() - big.mean()) < 0.05 * big.std()
+    assert model.score(X, big) > 0.5
+    np.testing.assert_allclose(model.y_mean_, [big.mean()])
+    np.testing.assert_allclose(model.y_scale_, [big.std()])
+
+
+def test_multi_output(diabetes):
+    X, y = diabetes
+    Y = np.column_stack([y, -2 * y + 7])
+    model = RegularizedMLPRegressor(max_iter=100, random_state=0).fit(X, Y)
+    pred = model.predict(X)
+    assert pred.shape == (len(X), 2) and model.n_outputs_ == 2
+    np.testing.assert_allclose(pred[:, 1], -2 * pred[:, 0] + 7, rtol=0.1, atol=20)
+
+
+def test_constant_target_does_not_divide_by_zero():
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    model = RegularizedMLPRegressor(max_iter=5, random_state=0).fit(X, np.full(20, 3.0))
+    assert np.all(np.isfinite(model.predict(X)))
+    np.testing.assert_allclose(model.y_scale_, [1.0])
+
+
+def test_validation_scores_are_r2(diabetes):
+    X, y = diabetes
+    model = RegularizedMLPRegressor(early_stopping=True, max_iter=30, random_state=0).fit(X, y)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert max(model.validation_scores_) <= 1
