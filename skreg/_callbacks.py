@@ -1,5 +1,8 @@
 """Small skorch callbacks that skreg adds to every net, each with one job."""
 
+import copy
+import math
+
 import numpy as np
 import torch
 from skorch.callbacks import Callback
@@ -47,3 +50,66 @@ def r2_from_outputs(y_true, y_pred):
     total = ((y_true - y_true.mean(dim=0)) ** 2).sum(dim=0)
     r2 = 1 - residual / total.clamp_min(np.finfo(np.float32).tiny)
     return r2.mean().item()
+
+
+class NonFiniteLossGuard(Callback):
+    """Stop training with a ValueError once a loss is NaN or infinite, restoring the weights.
+
+    A NaN or infinite epoch loss (``train_loss``, or ``valid_loss`` with early
+    stopping) means the weights have diverged, typically from a learning rate
+    or inputs that are far too large; every prediction made from such weights
+    would be NaN. The guard copies the module's and the optimizer's state when a
+    call to ``fit``/``partial_fit`` begins; on divergence it puts that state back,
+    removes the call's epochs from the history and raises, so a network trained
+    before (``warm_start``) keeps its last finite weights.
+
+    It checks each epoch's loss as the epoch ends, and when training ends it checks
+    every epoch of the call (another callback may have stopped training before
+    the guard saw the last epoch) and the module's final weights and buffers.
+
+    Parameters
+    ----------
+    keys : tuple of str, default=("train_loss", "valid_loss")
+        History entries to check; missing entries are skipped.
+    """
+
+    def __init__(self, keys=("train_loss", "valid_loss")):
+        self.keys = keys
+
+    def on_train_begin(self, net, **kwargs):
+        self.first_epoch_ = len(net.history)
+        self.module_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
+
+    def on_epoch_end(self, net, **kwargs):
+        self._check_losses(net, [net.history[-1]])
+
+    def on_train_end(self, net, **kwargs):
+        self._check_losses(net, net.history[self.first_epoch_ :])
+        for name, tensor in net.module_.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                self._restore_and_raise(net, f"the network's {name} became NaN or infinite")
+        self._forget_state()
+
+    def _check_losses(self, net, epochs):
+        for row in epochs:
+            for key in self.keys:
+                value = row.get(key)
+                if value is not None and not math.isfinite(value):
+                    self._restore_and_raise(net, f"{key} became {value} in epoch {row['epoch']}")
+
+    def _restore_and_raise(self, net, what):
+        net.module_.load_state_dict(self.module_state_)
+        net.optimizer_.load_state_dict(self.optimizer_state_)
+        del net.history[self.first_epoch_ :]
+        self._forget_state()
+        raise ValueError(
+            f"Training diverged: {what}. Training was stopped and the weights were restored "
+            f"to their state before this call to fit. Lower learning_rate_init (it is "
+            f"{net.lr:g}), standardize the features (e.g. with StandardScaler) or strengthen "
+            "regularization."
+        )
+
+    def _forget_state(self):
+        # The copies are only needed while training; keeping them would double the model's memory.
+        self.module_state_ = self.optimizer_state_ = None
