@@ -11,14 +11,21 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._callbacks import ValidationScore
+from ._callbacks import NonFiniteLossGuard, ValidationScore
 from ._data import TensorBatchIterator, TensorPairDataset
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
+from ._state import fitted_state_kept_on_error
+from ._validation import (
+    check_finite_outputs,
+    check_validation_split,
+    reject_booleans_for_numbers,
+    validate_input,
+)
 
 # Rows per forward pass at prediction time: large enough to amortize per-call
 # overhead, small enough that the activations of a wide layer stay in memory.
@@ -140,6 +147,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
     # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        super()._validate_params()
+        reject_booleans_for_numbers(self)
+
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
@@ -190,7 +201,11 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             threshold_mode="abs",
             load_best=self.early_stopping,
         )
-        callbacks = self._user_callbacks() + [("stopping", stopping)]
+        # The guard comes after early stopping so that it checks the weights it restores.
+        callbacks = self._user_callbacks() + [
+            ("stopping", stopping),
+            ("guard", NonFiniteLossGuard()),
+        ]
         train_split = None
         if self.early_stopping:
             callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
@@ -228,11 +243,18 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         )
 
     def _fit(self, X, y):
+        with fitted_state_kept_on_error(self):
+            return self._fit_unguarded(X, y)
+
+    def _fit_unguarded(self, X, y):
         continuing = self.warm_start and hasattr(self, "net_")
-        X, y = validate_data(
+        X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
         )
         target, n_outputs = self._prepare_target(y, continuing)
+        if self.early_stopping:
+            counts = np.bincount(target) if self._is_classifier else None
+            check_validation_split(X.shape[0], self.validation_fraction, counts)
         device = resolve_device(self.device)
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
@@ -278,7 +300,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _forward(self, X):
         """Validate ``X`` and return the module's raw outputs as a float64 array."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_input(self, X, dtype=np.float32, reset=False)
         module = self.net_.module_
         module.eval()
         device = next(module.parameters()).device
@@ -287,4 +309,4 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
                 chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
                 outputs.append(module(chunk).cpu())
-        return torch.cat(outputs).numpy().astype(np.float64)
+        return check_finite_outputs(torch.cat(outputs).numpy().astype(np.float64), X)

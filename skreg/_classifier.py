@@ -9,6 +9,7 @@ from torch import nn
 from ._base import BaseRegularizedMLP
 from ._callbacks import accuracy_from_logits
 from ._docs import parameters_doc
+from ._validation import check_missing_labels
 
 
 class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
@@ -126,6 +127,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         return self._fit(X, y)
 
     def _prepare_target(self, y, continuing):
+        check_missing_labels(y)
         check_classification_targets(y)
         target_type = type_of_target(y, input_name="y")
         if target_type not in ("binary", "multiclass"):

@@ -136,6 +136,11 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             )
         if not continuing:
             scale = y2d.std(axis=0)
+            if not (np.isfinite(scale).all() and np.isfinite(y2d.mean(axis=0)).all()):
+                raise ValueError(
+                    "y is too large to standardize: its mean or standard deviation overflows "
+                    "float64. Rescale y (for example divide it by a power of ten)."
+                )
             self.y_mean_ = y2d.mean(axis=0)
             # A constant target keeps unit scale instead of dividing by zero.
             self.y_scale_ = np.where(scale > 0, scale, 1.0)

@@ -1,0 +1,151 @@
+"""Checks of user input that scikit-learn's own validation does not make, with messages
+that name the problem and how to fix it.
+
+Everything here reads its arguments and never writes to them.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+from sklearn.utils._param_validation import Interval, InvalidParameterError
+from sklearn.utils.validation import validate_data
+
+ENCODE_HINT = (
+    "skreg's networks need numeric features: encode text and categorical columns first, "
+    "for example with sklearn.preprocessing.OneHotEncoder inside a "
+    "sklearn.compose.ColumnTransformer (see the README's pipeline example)."
+)
+
+
+def _non_numeric_columns(frame):
+    """Names and dtypes of the columns of a pandas DataFrame that are not numbers."""
+    found = []
+    for name, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            numeric = pd.api.types.is_numeric_dtype(dtype.categories.dtype)
+        elif pd.api.types.is_object_dtype(dtype):
+            # Object columns may hold plain numbers; only text (or mixtures) needs encoding.
+            kind = pd.api.types.infer_dtype(frame[name], skipna=True)
+            numeric = kind in {"integer", "floating", "mixed-integer-float", "decimal",
+                               "boolean", "empty"}
+        else:
+            numeric = pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        if not numeric:
+            found.append(f"{name!r} ({dtype})")
+    return found
+
+
+def validate_input(estimator, X, y="no_validation", **kwargs):
+    """:func:`sklearn.utils.validation.validate_data`, with a clear error for text features.
+
+    A DataFrame's non-numeric columns are named before any conversion; for other
+    containers numpy's "could not convert string to float" is turned into a
+    message that says how to encode the data.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` holds text or categories that are not numbers, or whatever
+        ``validate_data`` rejects.
+    """
+    if isinstance(X, pd.DataFrame):
+        columns = _non_numeric_columns(X)
+        if columns:
+            raise ValueError(
+                f"X has {len(columns)} non-numeric column(s): {', '.join(columns[:10])}"
+                f"{' ...' if len(columns) > 10 else ''}. {ENCODE_HINT}"
+            )
+    try:
+        return validate_data(estimator, X, y, **kwargs)
+    except ValueError as exc:
+        if "could not convert string to float" in str(exc):
+            raise ValueError(f"X contains text ({exc}). {ENCODE_HINT}") from exc
+        raise
+
+
+def reject_booleans_for_numbers(estimator):
+    """Raise if a numeric hyperparameter was given as a bool.
+
+    sklearn's ``Interval`` constraints accept ``True`` as the number 1; for
+    parameters such as ``l1`` or ``batch_size`` that is a mistake, not a value.
+    """
+    for name, constraints in estimator._parameter_constraints.items():
+        value = getattr(estimator, name)
+        if not isinstance(value, (bool, np.bool_)):
+            continue
+        takes_bools = any(c in ("boolean", "verbose", bool) for c in constraints)
+        numeric = any(isinstance(c, Interval) or c == "random_state" for c in constraints)
+        if numeric and not takes_bools:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be a number, "
+                f"not a bool. Got {value!r} instead."
+            )
+
+
+def check_missing_labels(y):
+    """Raise a ValueError if class labels hold None or NaN (which ``np.unique`` cannot sort)."""
+    y = np.asarray(y)
+    if y.dtype != object:
+        return  # numeric NaN is caught by validate_data; strings cannot be missing
+    missing = pd.isna(y)
+    if missing.any():
+        raise ValueError(
+            f"y contains {int(missing.sum())} missing label(s) (None or NaN); drop those rows "
+            "or give them a label of their own."
+        )
+
+
+def check_validation_split(n_samples, validation_fraction, class_counts=None):
+    """Raise a ValueError if early stopping's validation split cannot be made.
+
+    The split follows skorch's ``ValidSplit`` with a float: ``ceil(fraction * n)``
+    validation rows, stratified by class for classifiers.
+
+    Parameters
+    ----------
+    n_samples : int
+    validation_fraction : float
+    class_counts : array of int or None
+        Samples per class (classifiers), or None (regressors).
+    """
+    n_valid = math.ceil(validation_fraction * n_samples)
+    n_train = n_samples - n_valid
+    needed = 1 if class_counts is None else len(class_counts)
+    problem = None
+    if n_train < needed or n_valid < needed:
+        what = "sample" if class_counts is None else "sample per class"
+        problem = (
+            f"holds out {n_valid} of the {n_samples} samples for validation and keeps "
+            f"{n_train} for training, but each part needs at least one {what}"
+        )
+    elif class_counts is not None and min(class_counts) < 2:
+        problem = (
+            "stratifies the validation split by class, which needs at least 2 samples of "
+            f"every class, but one class has only {int(min(class_counts))}"
+        )
+    if problem:
+        raise ValueError(
+            f"early_stopping=True with validation_fraction={validation_fraction} {problem}. "
+            "Use more samples, change validation_fraction, or set early_stopping=False."
+        )
+
+
+def check_finite_outputs(outputs, X):
+    """Return ``outputs``, or raise a ValueError if any of them is NaN or infinite.
+
+    Training stops when its loss stops being finite, so a fitted network has
+    finite weights; non-finite outputs then come from inputs so far beyond the
+    training data that the arithmetic overflows. A silent NaN prediction would
+    be a wrong answer, so this is an error.
+    """
+    bad_rows = ~np.isfinite(outputs).reshape(len(outputs), -1).all(axis=1)
+    if bad_rows.any():
+        raise ValueError(
+            f"The network's outputs are NaN or infinite for {int(bad_rows.sum())} of "
+            f"{len(outputs)} rows of X (largest |X| = {float(np.abs(X).max()):.3g}). Such inputs "
+            "are far outside what float32 arithmetic in the network can handle; scale X as it "
+            "was scaled for training."
+        )
+    return outputs
+
