@@ -7,6 +7,7 @@ from torch import nn
 from ._base import BaseRegularizedMLP
 from ._callbacks import r2_from_outputs
 from ._docs import parameters_doc
+from ._validation import check_numeric_target
 
 
 class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
@@ -128,14 +129,15 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         return self._fit(X, y)
 
     def _prepare_target(self, y, continuing):
-        y = np.asarray(y, dtype=np.float64)
+        y = check_numeric_target(y, self)
         y2d = y.reshape(len(y), -1)
         if continuing and y2d.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
             )
         if not continuing:
-            scale = y2d.std(axis=0)
+            with np.errstate(over="ignore"):  # an overflow is reported just below
+                scale = y2d.std(axis=0)
             if not (np.isfinite(scale).all() and np.isfinite(y2d.mean(axis=0)).all()):
                 raise ValueError(
                     "y is too large to standardize: its mean or standard deviation overflows "

@@ -59,9 +59,36 @@ def validate_input(estimator, X, y="no_validation", **kwargs):
     try:
         return validate_data(estimator, X, y, **kwargs)
     except ValueError as exc:
-        if "could not convert string to float" in str(exc):
+        if "could not convert string to float" not in str(exc):
+            raise
+        if _is_text(X):
             raise ValueError(f"X contains text ({exc}). {ENCODE_HINT}") from exc
-        raise
+        raise ValueError(
+            f"y contains text ({exc}); {type(estimator).__name__} needs numeric targets. "
+            "For class labels use RegularizedMLPClassifier."
+        ) from exc
+
+
+def _is_text(X):
+    """Whether converting ``X`` to floats fails on a string (only asked after a failure)."""
+    try:
+        np.asarray(X, dtype=np.float64)
+    except ValueError as exc:
+        return "could not convert string to float" in str(exc)
+    except TypeError:
+        return False
+    return False
+
+
+def check_numeric_target(y, estimator):
+    """Return ``y`` as float64, or raise a ValueError if it holds text."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(
+            f"y contains text ({exc}); {type(estimator).__name__} needs numeric targets. "
+            "For class labels use RegularizedMLPClassifier."
+        ) from exc
 
 
 def reject_booleans_for_numbers(estimator):
