@@ -1,0 +1,79 @@
+"""skreg's skorch callbacks: the divergence guard."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from skorch.callbacks import Callback
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+
+
+class PoisonWeightsAtLastEpoch(Callback):
+    """Set one weight to NaN after the last epoch, when that epoch's loss is already recorded."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == net.max_epochs:
+            with torch.no_grad():
+                net.module_.output.weight[0, 0] = float("nan")
+
+
+@pytest.mark.parametrize(
+    "Estimator, data", [(RegularizedMLPRegressor, "diabetes"), (RegularizedMLPClassifier, "cancer")]
+)
+def test_huge_learning_rate_stops_with_a_clear_error(Estimator, data, request):
+    X, y = request.getfixturevalue(data)
+    model = Estimator((16,), solver="sgd", learning_rate_init=1e6, max_iter=5, random_state=0)
+    with pytest.raises(ValueError, match=r"Training diverged: train_loss became (nan|inf) in epoch"):
+        model.fit(X, y)
+    # No half-trained model is left behind to hand out NaN predictions.
+    with pytest.raises(NotFittedError):
+        model.predict(X)
+
+
+def test_huge_inputs_stop_with_a_clear_error(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="learning_rate_init.*standardize the features"):
+        RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(X * 1e30, y)
+
+
+def test_divergence_during_warm_start_keeps_the_last_finite_model(diabetes):
+    X, y = diabetes
+    model = RegularizedMLPRegressor((8,), max_iter=3, warm_start=True, random_state=0).fit(X, y)
+    weights = {k: v.clone() for k, v in model.net_.module_.state_dict().items()}
+    optimizer_step = model.net_.optimizer_.state_dict()["state"][0]["step"].clone()
+    predictions, n_iter, history = model.predict(X), model.n_iter_, len(model.net_.history)
+    with pytest.raises(ValueError, match="Training diverged"):
+        model.fit(X * 1e30, y)
+    for key, value in model.net_.module_.state_dict().items():
+        assert torch.equal(value, weights[key])
+    assert torch.equal(model.net_.optimizer_.state_dict()["state"][0]["step"], optimizer_step)
+    assert len(model.net_.history) == history and model.n_iter_ == n_iter
+    np.testing.assert_array_equal(model.predict(X), predictions)
+    # ... and it can go on training on good data.
+    model.fit(X, y)
+    assert model.n_iter_ == 2 * n_iter and np.isfinite(model.predict(X)).all()
+
+
+def test_weights_that_become_nan_after_the_last_loss_are_caught(diabetes):
+    X, y = diabetes
+    model = RegularizedMLPRegressor((8,), max_iter=2, random_state=0,
+                                    callbacks=[PoisonWeightsAtLastEpoch()])
+    with pytest.raises(ValueError, match="output.weight became NaN or infinite"):
+        model.fit(X, y)
+
+
+def test_guard_with_early_stopping_checks_validation_loss_too(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier((16,), solver="sgd", learning_rate_init=1e6, max_iter=5,
+                                     early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match=r"Training diverged: (train|valid)_loss"):
+        model.fit(X, y)
+
+
+def test_guard_lets_finite_training_through_and_keeps_no_copies(diabetes):
+    X, y = diabetes
+    model = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(X, y)
+    guard = dict(model.net_.callbacks_)["guard"]
+    assert guard.module_state_ is None and guard.optimizer_state_ is None
+    assert np.isfinite(model.predict(X)).all()
