@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
@@ -219,12 +219,23 @@ def load(path, device="cpu"):
         holds parameters or weights that do not fit together.
     """
     torch_device = resolve_device(device)
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        metadata = f.metadata() or {}
-        tensors = {key: f.get_tensor(key).to(torch_device) for key in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key).to(torch_device) for key in f.keys()}
+    except SafetensorError as exc:
+        raise ValueError(f"{path} is not a safetensors file written by skreg.save: {exc}") from exc
     if FORMAT not in metadata:
         raise ValueError(f"{path} is not a file written by skreg.save (no skreg header).")
     header = json.loads(metadata[FORMAT])
+    try:
+        return _build(header, tensors, device, torch_device, path)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} has a malformed skreg header: {exc!r}") from exc
+
+
+def _build(header, tensors, device, torch_device, path):
+    """The estimator described by a parsed header, with the file's tensors."""
     if header.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{path} has skreg file format {header.get('format_version')!r}; this version of "
