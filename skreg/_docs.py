@@ -47,8 +47,13 @@ PARAMETERS = """\
         Share of the training data held out for early stopping.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, dropout, shuffling and the validation
-        split. With an int, fits on CPU are reproducible and torch's global
-        random state is left as it was.
+        split. With an int, fits on CPU are bitwise reproducible, across
+        processes too, for the same number of torch threads (batch norm's CPU
+        kernels reduce in a thread-dependent order), and the global random
+        states of torch and numpy are left as they were. With None, the seed is
+        drawn from numpy's global generator (one draw, as scikit-learn's
+        estimators do), so ``np.random.seed`` makes such fits repeat; torch's
+        global state is still left as it was.
     verbose : int, default=0
         ``verbose=1`` prints skorch's table of epochs.
     warm_start : bool, default=False
