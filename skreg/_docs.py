@@ -59,7 +59,10 @@ PARAMETERS = """\
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``.
     device : str, default="cpu"
-        Torch device to train and predict on, e.g. "cpu" or "cuda".
+        Torch device to train and predict on, e.g. "cpu" or "cuda". A model
+        trained on a GPU still predicts on a CPU-only machine after
+        ``pickle``/``joblib`` (skorch maps its tensors to the CPU) or
+        :func:`skreg.load` (which loads onto the CPU by default).
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks. They are copied before training, so the objects
         passed in are never modified.

@@ -309,7 +309,7 @@ def datasets(draw):
     return X, y
 
 
-PROPERTY_SETTINGS = settings(max_examples=25, deadline=None,
+PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, database=None,
                              suppress_health_check=[HealthCheck.too_slow])
 
 
