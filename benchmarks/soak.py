@@ -90,7 +90,7 @@ def main():
     n_fits = scores.size
     n_failed = int(np.isnan(scores).sum())
     failure_messages = sorted({
-        str(w.message).split("ValueError: ")[-1].split(".")[0]
+        str(w.message).split("ValueError: ")[-1].split(". Training was stopped")[0]
         for w in caught if issubclass(w.category, FitFailedWarning)
     })
     after_warm_up = samples[WARM_UP - 1]
