@@ -159,6 +159,7 @@ PREDICT_CASES = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 @pytest.mark.parametrize("name", list(PREDICT_CASES))
 @pytest.mark.parametrize("Estimator", [RegularizedMLPClassifier, RegularizedMLPRegressor])
 def test_bad_input_to_predict(Estimator, name):
