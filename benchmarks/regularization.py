@@ -555,13 +555,18 @@ def evaluate(data, name, family, model, split, train, test):
     return row
 
 
-def run_main_study(datasets, config, n_jobs=None):
-    """Nested evaluation of every model on every data set: one row per (data set, model, split)."""
+def run_main_study(datasets, config, n_jobs=None, families=None):
+    """Nested evaluation of every model on every data set: one row per (data set, model, split).
+
+    ``families`` (e.g. ``{"remedy"}``) restricts the run to those model families.
+    """
     tasks = []
     for data in datasets:
         specs = model_specs(data, config)
         for split, (train, test) in enumerate(outer_splits(data, config)):
             for name, (family, model) in specs.items():
+                if families is not None and family not in families:
+                    continue
                 tasks.append(delayed(evaluate)(data, name, family, model, split, train, test))
     rows = Parallel(n_jobs=n_jobs or config.n_jobs)(tasks)
     return pd.DataFrame(rows)
@@ -666,6 +671,11 @@ def headline(summary, datasets):
         best_single = max((n for n in part.index if part.loc[n, "family"] == "skreg"
                            and n not in ("unregularized", "all (joint search)")),
                           key=lambda n: sign * score(n))
+        remedies = [n for n in part.index if part.loc[n, "family"] == "remedy"]
+        extra = {}
+        if remedies:
+            best = max(remedies, key=lambda n: sign * score(n))
+            extra["best remedy (picked on test: exploratory)"] = f"{best} {score(best):.4f}"
         rows.append({
             "dataset": data.name, "metric": m,
             "unregularized": f"{unreg:.4f}", "best single regularizer": f"{best_single} "
@@ -674,6 +684,7 @@ def headline(summary, datasets):
             "matches MLP": "yes" if sign * (tuned - mlp) >= 0 else "no",
             "share of gap to HGB closed": ("HGB not better" if gap <= 0 else f"{closed:.0%}"),
             "published (other splits)": PUBLISHED.get((data.name, m), ""),
+            **extra,
         })
     return pd.DataFrame(rows)
 
@@ -847,6 +858,9 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", choices=ALL_DATASETS, help="subset of data sets")
     parser.add_argument("--remedies", nargs="*", choices=ALL_DATASETS,
                         help="also run the remedies (on these data sets; all if none named)")
+    parser.add_argument("--remedies-only", action="store_true",
+                        help="run only the remedies and add them to this mode's earlier results "
+                             "(same splits and seeds)")
     parser.add_argument("--no-sweeps", action="store_true", help="skip the size/width sweeps")
     parser.add_argument("--no-main", action="store_true", help="skip the main comparison")
     parser.add_argument("--tag", default=None, help="file prefix (default: the mode)")
@@ -858,6 +872,8 @@ def main(argv=None):
     config = dataclasses.replace(config, n_jobs=args.n_jobs)
     if args.datasets:
         config = dataclasses.replace(config, datasets=args.datasets)
+    if args.remedies_only and args.remedies is None:
+        args.remedies = []
     if args.remedies is not None:
         config = dataclasses.replace(config, remedies=True,
                                      remedy_datasets=args.remedies or config.datasets)
@@ -871,10 +887,16 @@ def main(argv=None):
     if not args.no_main:
         load_before = tuple(round(v, 2) for v in os.getloadavg())
         start = time.perf_counter()
-        main_rows = run_main_study(datasets, config)
+        if args.remedies_only:
+            earlier = pd.read_csv(args.out / f"regularization_{config.mode}_splits.csv")
+            earlier = earlier[earlier.dataset.isin(config.datasets) & (earlier.family != "remedy")]
+            new_rows = run_main_study(datasets, config, families={"remedy"})
+            main_rows = pd.concat([earlier, new_rows], ignore_index=True)
+        else:
+            main_rows = new_rows = run_main_study(datasets, config)
         timings["main comparison"] = (time.perf_counter() - start, load_before,
                                       tuple(round(v, 2) for v in os.getloadavg()),
-                                      main_rows.fit_cpu_s.sum())
+                                      new_rows.fit_cpu_s.sum())
         main_rows.to_csv(f"{out}_splits.csv", index=False)
         summary, tables = summarize(main_rows, datasets)
         summary.to_csv(f"{out}_summary.csv", index=False)
