@@ -766,8 +766,14 @@ def plot_main(summary, datasets, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(datasets), figsize=(3.2 * len(datasets), 4.5), squeeze=False)
-    for ax, data in zip(axes[0], datasets):
+    n_cols = min(4, len(datasets))
+    n_rows = -(-len(datasets) // n_cols)
+    n_models = summary.groupby("dataset").size().max()
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, (1 + 0.28 * n_models) * n_rows),
+                             squeeze=False)
+    for ax in axes.flat[len(datasets):]:
+        ax.set_visible(False)
+    for ax, data in zip(axes.flat, datasets):
         m = data.primary_metric
         part = summary[summary.dataset == data.name]
         colors = {"skreg": "tab:blue", "peer": "tab:orange", "remedy": "tab:green"}
@@ -781,8 +787,6 @@ def plot_main(summary, datasets, path):
                      fontsize=9)
         ax.tick_params(labelsize=7)
         ax.invert_yaxis()
-        if ax is not axes[0][0]:
-            ax.set_yticklabels([])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -908,6 +912,50 @@ def load_datasets(config):
     return datasets
 
 
+def report_main(main_rows, datasets, config, out):
+    """Summary CSVs, the markdown tables and the figure of the main comparison."""
+    datasets = [d for d in datasets if d.name in set(main_rows.dataset)]
+    summary, tables = summarize(main_rows, datasets)
+    summary.to_csv(f"{out}_summary.csv", index=False)
+    head = headline(summary, datasets)
+    head.to_csv(f"{out}_headline.csv", index=False)
+    text = (f"# Regularization study: results ({config.mode} mode)\n\nProtocol: "
+            f"`{out.name}_protocol.md`. Mean ± std over outer splits.\n\n## Headline\n\n"
+            f"{head.to_markdown(index=False)}\n\n## Per data set\n\n{tables}\n")
+    Path(f"{out}_tables.md").write_text(text)
+    plot_main(summary, datasets, f"{out}_main.png")
+    print(head.to_markdown(index=False))
+
+
+def report_sweeps(sweeps, config, out):
+    """Verdict CSV, markdown tables and the figure of the size and width sweeps."""
+    verdicts = sweep_verdicts(sweeps)
+    verdicts.to_csv(f"{out}_sweep_verdicts.csv", index=False)
+    pivot = verdicts.assign(cell=[f"{d:+.3f} {v}" for d, v in
+                                  zip(verdicts.difference, verdicts.verdict)])
+    pivot = pivot.pivot_table(index=["dataset", "sweep", "value"], columns="model",
+                              values="cell", aggfunc="first", sort=False)
+    regime = []
+    for (dataset, sweep, value), part in sweeps.groupby(["dataset", "sweep", "value"], sort=False):
+        metric = metric_of_sweep(part)
+        base = part[part.model == "unregularized"]
+        regime.append({"dataset": dataset, "sweep": sweep, "value": value,
+                       "unregularized train": f"{base[f'train_{metric}'].mean():.3f}",
+                       "unregularized test": f"{base[metric].mean():.3f} ± "
+                                             f"{base[metric].std(ddof=0):.3f}",
+                       "worst test (repeat)": f"{base[metric].min():.3f}"})
+    Path(f"{out}_sweeps.md").write_text(
+        f"# Size and width sweeps ({config.mode} mode)\n\nDifference of test accuracy "
+        "(classification) or R^2 (regression) to the unregularized network, mean over "
+        f"repeats, with the verdict (see `{out.name}_protocol.md`).\n\n"
+        f"{pivot.to_markdown()}\n\n## The unregularized network: train and test score\n\n"
+        "Accuracy (classification) or R^2 (regression), mean over repeats; a large train-test "
+        "gap is the overfitting regime.\n\n"
+        f"{pd.DataFrame(regime).to_markdown(index=False)}\n")
+    plot_sweeps(sweeps, f"{out}_sweeps.png")
+    print(pivot.to_markdown())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -919,6 +967,8 @@ def main(argv=None):
     parser.add_argument("--remedies-only", action="store_true",
                         help="run only the remedies and add them to this mode's earlier results "
                              "(same splits and seeds)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rebuild tables and figures from this tag's CSV files; fit nothing")
     parser.add_argument("--no-sweeps", action="store_true", help="skip the size/width sweeps")
     parser.add_argument("--no-main", action="store_true", help="skip the main comparison")
     parser.add_argument("--tag", default=None, help="file prefix (default: the mode)")
@@ -942,7 +992,12 @@ def main(argv=None):
     datasets = load_datasets(config)
     notes = sorted({n for d in datasets for n in available_regularizers(d.task)[1]})
     timings = {}
-    if not args.no_main:
+    if args.report_only:
+        if Path(f"{out}_splits.csv").exists():
+            report_main(pd.read_csv(f"{out}_splits.csv"), datasets, config, out)
+        if Path(f"{out}_sweeps.csv").exists():
+            report_sweeps(pd.read_csv(f"{out}_sweeps.csv"), config, out)
+    if not args.no_main and not args.report_only:
         load_before = tuple(round(v, 2) for v in os.getloadavg())
         start = time.perf_counter()
         if args.remedies_only:
@@ -957,18 +1012,9 @@ def main(argv=None):
                                       tuple(round(v, 2) for v in os.getloadavg()),
                                       float(new_rows.fit_cpu_s.sum()))
         main_rows.to_csv(f"{out}_splits.csv", index=False)
-        summary, tables = summarize(main_rows, datasets)
-        summary.to_csv(f"{out}_summary.csv", index=False)
-        head = headline(summary, datasets)
-        head.to_csv(f"{out}_headline.csv", index=False)
-        text = (f"# Regularization study: results ({config.mode} mode)\n\nProtocol: "
-                f"`{out.name}_protocol.md`. Mean ± std over outer splits.\n\n## Headline\n\n"
-                f"{head.to_markdown(index=False)}\n\n## Per data set\n\n{tables}\n")
-        Path(f"{out}_tables.md").write_text(text)
-        plot_main(summary, datasets, f"{out}_main.png")
-        print(head.to_markdown(index=False))
+        report_main(main_rows, datasets, config, out)
     sweep_data = [d for d in datasets if d.name in config.sweep_datasets]
-    if not args.no_sweeps and sweep_data:
+    if not args.no_sweeps and not args.report_only and sweep_data:
         full_data = [subsample(LOADERS[d.name](), None, config.seed) for d in sweep_data]
         load_before = tuple(round(v, 2) for v in os.getloadavg())
         start = time.perf_counter()
@@ -977,19 +1023,7 @@ def main(argv=None):
                              tuple(round(v, 2) for v in os.getloadavg()),
                              float(sweeps.fit_cpu_s.sum()))
         sweeps.to_csv(f"{out}_sweeps.csv", index=False)
-        verdicts = sweep_verdicts(sweeps)
-        verdicts.to_csv(f"{out}_sweep_verdicts.csv", index=False)
-        pivot = verdicts.assign(cell=[f"{d:+.3f} {v}" for d, v in
-                                      zip(verdicts.difference, verdicts.verdict)])
-        pivot = pivot.pivot_table(index=["dataset", "sweep", "value"], columns="model",
-                                  values="cell", aggfunc="first")
-        Path(f"{out}_sweeps.md").write_text(
-            f"# Size and width sweeps ({config.mode} mode)\n\nDifference of test accuracy "
-            "(classification) or R^2 (regression) to the unregularized network, mean over "
-            f"repeats, with the verdict (see `{out.name}_protocol.md`).\n\n"
-            f"{pivot.to_markdown()}\n")
-        plot_sweeps(sweeps, f"{out}_sweeps.png")
-        print(pivot.to_markdown())
+        report_sweeps(sweeps, config, out)
     timing_file = Path(f"{out}_timings.json")
     if timing_file.exists():  # keep the timings of parts not rerun this time
         timings = {**json.loads(timing_file.read_text()), **timings}
