@@ -401,11 +401,14 @@ def joint_space(names):
 
 
 def search(estimator, grid, data, config, seed):
-    """``estimator`` as is when ``grid`` has one candidate, else a nested GridSearchCV over it."""
+    """``estimator`` as is when ``grid`` has one candidate, else a nested GridSearchCV over it.
+
+    A candidate whose fit fails (e.g. a diverging network) scores NaN and is not chosen.
+    """
     if isinstance(grid, dict) and all(len(v) == 1 for v in grid.values()):
         return clone(estimator).set_params(**{k: v[0] for k, v in grid.items()})
     return GridSearchCV(estimator, grid, cv=inner_cv(data, config, seed),
-                        scoring=tuning_scoring(data.task), error_score="raise")
+                        scoring=tuning_scoring(data.task), error_score=np.nan)
 
 
 def joint_candidates(names, config, seed):
@@ -810,6 +813,9 @@ def plot_sweeps(sweeps, path):
             ax.errorbar(stats.index, stats["mean"], yerr=stats["std"], label=model, capsize=2,
                         marker="o", markersize=3, **style)
         ax.set_xscale("log")
+        values = sorted(part.value.unique())
+        ax.set_xticks(values, [str(v) for v in values])
+        ax.minorticks_off()
         ax.set_xlabel("training rows" if sweep == "size" else "hidden width (2 layers)")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(f"{dataset}: {sweep} sweep", fontsize=10)
