@@ -13,8 +13,9 @@ For every data set, on the same outer splits, the script evaluates
   width, learning rate, averaging of weights or of models).
 
 It then sweeps the training-set size (learning curves) and the network width with
-each regularizer at a fixed strength (and with two input scalings), to show where a regularizer helps, does nothing
-or hurts compared with the unregularized network trained on the same rows.
+each regularizer at a fixed strength (and with two input scalings), to show where a
+regularizer helps, does nothing or hurts compared with the unregularized network trained
+on the same rows.
 
 Outputs (``benchmarks/results/regularization_<mode>_*``): CSV of every outer split,
 markdown tables, PNG figures and ``..._protocol.md`` (splits, seeds, grids, subsampling,
@@ -54,9 +55,17 @@ from joblib import Parallel, delayed  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
+from sklearn.ensemble import (  # noqa: E402
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.metrics import accuracy_score, r2_score, roc_auc_score, root_mean_squared_error  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    accuracy_score,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
 from sklearn.model_selection import (  # noqa: E402
     GridSearchCV,
     KFold,
@@ -233,7 +242,8 @@ REGULARIZERS = {
 
 def available_regularizers(task):
     """Names of the regularizers skreg supports for ``task``, and notes on those skipped."""
-    known = set(RegularizedMLPClassifier().get_params()) & set(RegularizedMLPRegressor().get_params())
+    known = (set(RegularizedMLPClassifier().get_params())
+             & set(RegularizedMLPRegressor().get_params()))
     names, notes = [], []
     for name, reg in REGULARIZERS.items():
         if task not in reg.tasks:
@@ -283,7 +293,8 @@ QUICK = Config(
     outer_splits=3, test_size=0.25, inner_folds=2, hidden_layer_sizes=(128, 128), max_iter=60,
     joint_iter=6, grid_values=2, mlp_alpha=[1e-4, 1e-2, 1.0],
     hgb_grid={"max_leaf_nodes": [15, 31]},
-    sweep_datasets=["california", "adult"], sweep_sizes=[100, 300, 1000], sweep_widths=[16, 64, 256],
+    sweep_datasets=["california", "adult"], sweep_sizes=[100, 300, 1000],
+    sweep_widths=[16, 64, 256],
     sweep_width_rows=300, sweep_test_rows=1000, sweep_repeats=3,
     remedies=True, remedy_datasets=ALL_DATASETS,
 )
@@ -309,7 +320,7 @@ SMOKE = Config(
 
 
 def preprocessor(data, scaler="standard", for_trees=False):
-    """Column transformer: scale numeric columns, one-hot (or, for trees, ordinal) encode the rest."""
+    """Scale the numeric columns; one-hot (or, for trees, ordinal) encode the categorical ones."""
     numeric = [c for c in data.X.columns if c not in data.categorical]
     if for_trees:
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan)
@@ -362,7 +373,8 @@ class SeedAverageRegressor(RegressorMixin, SeedAverage):
 
 
 def skreg_pipeline(data, config, scaler="standard", **params):
-    est_class = RegularizedMLPClassifier if data.task == "classification" else RegularizedMLPRegressor
+    classification = data.task == "classification"
+    est_class = RegularizedMLPClassifier if classification else RegularizedMLPRegressor
     net = est_class(hidden_layer_sizes=config.hidden_layer_sizes, max_iter=config.max_iter,
                     random_state=config.seed, **params)
     return Pipeline([("prep", preprocessor(data, scaler)), ("net", net)])
@@ -516,6 +528,7 @@ def remedies(data, config):
         "joint + cosine lr": with_net(callbacks=[
             ("cosine", LRScheduler(policy=CosineAnnealingLR, T_max=config.max_iter))]),
         "joint + batch 64": with_net(batch_size=64),
+        "joint + 3x epochs": with_net(max_iter=3 * config.max_iter),
         "joint + double width": with_net(hidden_layer_sizes=width),
         "joint + lr searched": lr_searched,
         # Early stopping would restore its best epoch over the average, so it is off here.
@@ -855,8 +868,9 @@ def protocol_text(config, datasets, notes, timings):
         "(handle_unknown='ignore') on categorical columns; HistGradientBoosting gets ordinal "
         "codes and native categorical support.",
         f"- skreg networks: hidden_layer_sizes={config.hidden_layer_sizes}, Adam, lr 1e-3, "
-        f"batch 'auto' (min(200, n)), max_iter={config.max_iter}, seed {config.seed}; unregularized "
-        "training stops when the training loss stops improving (n_iter_no_change=10).",
+        f"batch 'auto' (min(200, n)), max_iter={config.max_iter}, seed {config.seed}; "
+        "unregularized training stops when the training loss stops improving "
+        "(n_iter_no_change=10).",
         f"- Each regularizer alone: GridSearchCV over the first {config.grid_values} value(s) of "
         "its grid below (a single candidate is fitted directly, no search).",
         "- All regularizers together: GridSearchCV over a list of candidates: no regularizer, "
@@ -866,8 +880,9 @@ def protocol_text(config, datasets, notes, timings):
         "- Remedies (where run): after the joint search has chosen its pipeline inside the "
         "training rows, one training choice is changed and the variant is fitted once on the "
         "same rows: QuantileTransformer (normal output) instead of StandardScaler; cosine "
-        "learning-rate decay over max_iter; batch size 64; double width; learning rate chosen "
-        "from [3e-4, 1e-3, 3e-3] by the same inner CV; weights averaged over the last 5 epochs "
+        "learning-rate decay over max_iter; batch size 64; three times max_iter; double width; "
+        "learning rate chosen from [3e-4, 1e-3, 3e-3] by the same inner CV; weights averaged "
+        "over the last 5 epochs "
         "(early stopping off); predictions averaged over 5 seeds. Their fit time excludes the "
         "shared search.",
         f"- sklearn MLP: same width and max_iter, alpha in {config.mlp_alpha} x early_stopping in "
@@ -885,8 +900,9 @@ def protocol_text(config, datasets, notes, timings):
     lines += [
         "\n## Sweeps\n",
         f"- Data: {config.sweep_datasets}; {config.sweep_repeats} repeats (seeds {config.seed}.."
-        f"{config.seed + config.sweep_repeats - 1}); each repeat holds out {config.sweep_test_rows} "
-        "test rows and draws training rows from the rest (nested: a smaller training set is a "
+        f"{config.seed + config.sweep_repeats - 1}); each repeat holds out "
+        f"{config.sweep_test_rows} test rows and draws training rows from the rest (nested: a "
+        "smaller training set is a "
         "prefix of a larger one).",
         f"- Input scaling: {list(config.sweep_scalers)} (numeric columns; the name of a data "
         "set scaled otherwise than by StandardScaler says so).",
@@ -896,7 +912,8 @@ def protocol_text(config, datasets, notes, timings):
         "- Each regularizer at its fixed value (not tuned). Verdict per point: paired difference "
         "of test accuracy (classification) or R^2 (regression) to the unregularized network on "
         "the same rows and seed; 'helps'/'hurts' when the mean difference exceeds both 2 "
-        f"standard errors over repeats and {MIN_EFFECT}, else 'no clear effect'. With few repeats this test is coarse.",
+        f"standard errors over repeats and {MIN_EFFECT}, else 'no clear effect'. With few "
+        "repeats this test is coarse.",
         "\n## Machine\n",
         f"- {platform.platform()}, {os.cpu_count()} logical CPUs, Python "
         f"{platform.python_version()}, torch {importlib.metadata.version('torch')}, "

@@ -29,7 +29,8 @@ def test_main_study_table(study, tiny):
     data = study.LOADERS["wine"]()
     rows = study.run_main_study([data], tiny, n_jobs=1)
     names, _ = study.available_regularizers("classification")
-    expected = {"unregularized", "all (joint search)", "sklearn MLP", "HistGradientBoosting", *names}
+    expected = {"unregularized", "all (joint search)", "sklearn MLP", "HistGradientBoosting",
+                *names}
     assert set(rows.model) == expected
     assert len(rows) == len(expected) * tiny.outer_splits
     assert {"dataset", "model", "family", "split", "fit_time_s", "chosen"} <= set(rows.columns)
