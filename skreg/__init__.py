@@ -1,9 +1,18 @@
 """skreg: scikit-learn estimators of PyTorch MLPs whose regularizers are hyperparameters."""
 
 from ._classifier import RegularizedMLPClassifier
+from ._compare import compare, plot_comparison
 from ._persistence import load, save
 from ._regressor import RegularizedMLPRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["RegularizedMLPClassifier", "RegularizedMLPRegressor", "load", "save", "__version__"]
+__all__ = [
+    "RegularizedMLPClassifier",
+    "RegularizedMLPRegressor",
+    "compare",
+    "load",
+    "plot_comparison",
+    "save",
+    "__version__",
+]

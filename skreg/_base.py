@@ -12,20 +12,29 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
+from torch import nn
 
-from ._callbacks import NonFiniteLossGuard, ValidationScore
+from ._augment import BatchAugmentation
+from ._callbacks import (
+    LEARNING_RATE_SCHEDULES,
+    NonFiniteLossGuard,
+    ValidationScore,
+    learning_rate_scheduler,
+)
 from ._data import TensorBatchIterator, TensorPairDataset
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
 from ._state import fitted_state_kept_on_error
+from ._uncertainty import mc_dropout_moments
 from ._validation import (
     check_finite_outputs,
     check_validation_split,
     reject_booleans_for_numbers,
     validate_input,
 )
+from ._weights import WeightedTarget, check_sample_weight, normalized_weights
 
 # Rows per forward pass at prediction time: large enough to amortize per-call
 # overhead, small enough that the activations of a wide layer stay in memory.
@@ -67,8 +76,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_norm": ["boolean"],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"adam", "sgd"})],
+        "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -81,6 +94,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "mc_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "callbacks": [list, tuple, None],
     }
@@ -94,8 +108,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         dropout=0.0,
         l1=0.0,
         l2=0.0,
+        weight_decay=0.0,
         batch_norm=False,
+        input_noise=0.0,
+        mixup_alpha=0.0,
         solver="adam",
+        learning_rate="constant",
         learning_rate_init=0.001,
         momentum=0.9,
         batch_size="auto",
@@ -108,6 +126,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         random_state=None,
         verbose=0,
         warm_start=False,
+        mc_samples=50,
         device="cpu",
         callbacks=None,
     ):
@@ -116,8 +135,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.dropout = dropout
         self.l1 = l1
         self.l2 = l2
+        self.weight_decay = weight_decay
         self.batch_norm = batch_norm
+        self.input_noise = input_noise
+        self.mixup_alpha = mixup_alpha
         self.solver = solver
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
         self.batch_size = batch_size
@@ -130,17 +153,30 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.mc_samples = mc_samples
         self.device = device
         self.callbacks = callbacks
 
     # ------------------------------------------------------------------ task hooks
     @abstractmethod
-    def _prepare_target(self, y, continuing):
-        """Validate ``y`` and return ``(target_array, n_outputs)``; set target attributes."""
+    def _prepare_target(self, y, continuing, partial=False, classes=None, sample_weight=None):
+        """Validate ``y`` and return ``(target_array, n_outputs)``; set target attributes.
+
+        ``partial`` is True for :meth:`partial_fit`, whose ``classes`` argument
+        (classifier only) is passed on; ``sample_weight`` is the checked array
+        passed to ``fit`` or None.
+        """
 
     @abstractmethod
     def _criterion(self):
-        """Return the torch loss class used for training."""
+        """Return the torch loss module used for training, with ``reduction="none"``."""
+
+    def _training_weights(self, y, sample_weight, partial):
+        """Return the per-row training weights (or None) from ``sample_weight``.
+
+        The classifier multiplies in its class weights here.
+        """
+        return sample_weight
 
     @abstractmethod
     def _validation_score_fn(self):
@@ -201,18 +237,36 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             threshold_mode="abs",
             load_best=self.early_stopping,
         )
-        # The guard comes after early stopping so that it checks the weights it restores.
-        callbacks = self._user_callbacks() + [
-            ("stopping", stopping),
-            ("guard", NonFiniteLossGuard()),
-        ]
+        callbacks = self._user_callbacks()
         train_split = None
         if self.early_stopping:
             callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
             train_split = ValidSplit(
                 self.validation_fraction, stratified=self._is_classifier, random_state=seed
             )
-        optimizer_params = {"optimizer__momentum": self.momentum} if self.solver == "sgd" else {}
+        scheduler = learning_rate_scheduler(
+            self.learning_rate, self.max_iter, self.tol, stopping.monitor
+        )
+        if scheduler is not None:
+            callbacks.append(("lr_scheduler", scheduler))
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        # Stopping interrupts the epoch's remaining callbacks, so the score and the
+        # schedule of the final epoch are recorded before it; the guard comes after
+        # early stopping so that it checks the weights that stopping restores (and
+        # checks every epoch when training ends).
+        callbacks += [("stopping", stopping), ("guard", NonFiniteLossGuard())]
+        augmentation = None
+        if self.input_noise or self.mixup_alpha:
+            augmentation = BatchAugmentation(
+                self.input_noise, self.mixup_alpha, n_outputs if self._is_classifier else None
+            )
+        if self.solver == "sgd":
+            optimizer, optimizer_params = torch.optim.SGD, {"optimizer__momentum": self.momentum}
+        else:
+            # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
+            optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
+            optimizer_params = {}
         quiet = {} if self.verbose else {"callbacks__print_log": None}
         return RegularizedNet(
             module=MLPModule,
@@ -223,7 +277,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             module__dropout=self._dropout_rates(len(hidden)),
             module__batch_norm=self.batch_norm,
             criterion=self._criterion(),
-            optimizer=torch.optim.Adam if self.solver == "adam" else torch.optim.SGD,
+            optimizer=optimizer,
             lr=self.learning_rate_init,
             max_epochs=self.max_iter,
             batch_size=self._batch_size(n_samples),
@@ -238,20 +292,27 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             verbose=self.verbose,
             l1=self.l1,
             l2=self.l2,
+            weight_decay=self.weight_decay,
+            augmentation=augmentation,
             **optimizer_params,
             **quiet,
         )
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight=None, *, partial=False, classes=None):
+        """Train on ``X, y``: ``max_iter`` epochs for ``fit``, one epoch for ``partial_fit``."""
         with fitted_state_kept_on_error(self):
-            return self._fit_unguarded(X, y)
+            return self._fit_unguarded(X, y, sample_weight, partial=partial, classes=classes)
 
-    def _fit_unguarded(self, X, y):
-        continuing = self.warm_start and hasattr(self, "net_")
+    def _fit_unguarded(self, X, y, sample_weight, *, partial, classes):
+        continuing = (partial or self.warm_start) and hasattr(self, "net_")
         X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
         )
-        target, n_outputs = self._prepare_target(y, continuing)
+        sample_weight = check_sample_weight(sample_weight, X)
+        target, n_outputs = self._prepare_target(
+            y, continuing, partial=partial, classes=classes, sample_weight=sample_weight
+        )
+        weights = self._training_weights(y, sample_weight, partial)
         if self.early_stopping:
             counts = np.bincount(target) if self._is_classifier else None
             check_validation_split(X.shape[0], self.validation_fraction, counts)
@@ -260,22 +321,29 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         cuda = [device.index or 0] if device.type == "cuda" else []
+        epochs = 1 if partial else self.max_iter
         # Fitting uses torch's global generator (weight init, dropout, permutations);
         # forking keeps the caller's random state as it was.
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
             X_t = writable_tensor(X, device)
             y_t = writable_tensor(target, device)
+            data = X_t
+            if weights is not None:
+                # The weights ride with the targets; y_t alone still drives a stratified split.
+                w_t = writable_tensor(normalized_weights(weights), device).to(X_t.dtype)
+                data = TensorPairDataset(X_t, WeightedTarget(y_t, w_t))
             if continuing:
-                self.net_.set_params(max_epochs=self.max_iter)
-                self.net_.partial_fit(X_t, y_t)
+                self.net_.set_params(max_epochs=epochs)
+                self.net_.partial_fit(data, y_t)
             else:
                 net = self._build_net(X.shape[1], n_outputs, X.shape[0], seed, device)
-                self.net_ = net.fit(X_t, y_t)
-        self._set_fitted_attributes()
+                net.set_params(max_epochs=epochs)
+                self.net_ = net.fit(data, y_t)
+        self._set_fitted_attributes(warn=not partial)
         return self
 
-    def _set_fitted_attributes(self):
+    def _set_fitted_attributes(self, warn=True):
         history = self.net_.history
         self.n_iter_ = len(history)
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
@@ -289,7 +357,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             self.best_epoch_ = None
             self.best_validation_score_ = None
             self.best_loss_ = min(self.loss_curve_)
-        if stopping.misses_ < stopping.patience:
+        if warn and stopping.misses_ < stopping.patience:
             warnings.warn(
                 f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
                 "converged yet.",
@@ -310,3 +378,41 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
                 outputs.append(module(chunk).cpu())
         return check_finite_outputs(torch.cat(outputs).numpy().astype(np.float64), X)
+
+    def _forward_mc(self, X, transform):
+        """Monte Carlo dropout: mean and std of ``transform(outputs)`` over ``mc_samples`` passes."""
+        check_is_fitted(self)
+        X = validate_input(self, X, dtype=np.float32, reset=False)
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        means, stds = [], []
+        for chunk_index, start in enumerate(range(0, X.shape[0], PREDICT_CHUNK_ROWS)):
+            chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+            mean, std = mc_dropout_moments(
+                module, chunk, self.mc_samples, transform, seed + chunk_index
+            )
+            means.append(check_finite_outputs(mean, chunk.cpu().numpy()))
+            stds.append(std)
+        return np.concatenate(means), np.concatenate(stds)
+
+    @property
+    def feature_importances_(self):
+        """Importance of each input feature, from the first layer's weights.
+
+        The L2 norm of each input's column in the first weight matrix,
+        normalized to sum to one: an input the network ignores has a column of
+        zeros. An ``l1`` penalty drives the columns of uninformative inputs
+        toward zero, so that ``SelectFromModel`` can drop them. Norms are
+        comparable across features only when the features share a scale
+        (standardize ``X``).
+
+        Returns
+        -------
+        ndarray of shape (n_features_in_,)
+        """
+        check_is_fitted(self)
+        first = next(m for m in self.net_.module_.modules() if isinstance(m, nn.Linear))
+        norms = first.weight.detach().norm(dim=0).cpu().numpy().astype(np.float64)
+        total = norms.sum()
+        return norms / total if total > 0 else norms

@@ -5,7 +5,10 @@ import math
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, ReduceLROnPlateau
+
+from ._weights import split_target
 
 
 class ValidationScore(Callback):
@@ -17,37 +20,59 @@ class ValidationScore(Callback):
     Parameters
     ----------
     score_fn : callable
-        ``score_fn(y_true, y_pred)`` on the concatenated torch tensors of one
-        epoch; higher is better.
+        ``score_fn(y_true, y_pred, sample_weight)`` on the concatenated torch
+        tensors of one epoch (``sample_weight`` is None for unweighted fits);
+        higher is better.
     """
 
     def __init__(self, score_fn):
         self.score_fn = score_fn
 
     def on_epoch_begin(self, net, **kwargs):
-        self.y_true_, self.y_pred_ = [], []
+        self.y_true_, self.y_pred_, self.weights_ = [], [], []
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if not training:
-            self.y_true_.append(batch[1])
+            target, sample_weight = split_target(batch[1])
+            self.y_true_.append(target)
             self.y_pred_.append(y_pred.detach())
+            self.weights_.append(sample_weight)
 
     def on_epoch_end(self, net, **kwargs):
         if self.y_pred_:
-            score = self.score_fn(torch.cat(self.y_true_), torch.cat(self.y_pred_))
+            weighted = self.weights_[0] is not None
+            score = self.score_fn(
+                torch.cat(self.y_true_),
+                torch.cat(self.y_pred_),
+                torch.cat(self.weights_) if weighted else None,
+            )
             net.history.record("valid_score", float(score))
-        self.y_true_, self.y_pred_ = [], []
+        self.y_true_, self.y_pred_, self.weights_ = [], [], []
 
 
-def accuracy_from_logits(y_true, logits):
-    """Fraction of rows whose largest logit is the true class."""
-    return (logits.argmax(dim=1) == y_true).float().mean().item()
+def accuracy_from_logits(y_true, logits, sample_weight=None):
+    """(Weighted) fraction of rows whose largest logit is the true class."""
+    correct = (logits.argmax(dim=1) == y_true).float()
+    if sample_weight is None:
+        return correct.mean().item()
+    total = sample_weight.sum().clamp_min(np.finfo(np.float32).tiny)
+    return ((sample_weight * correct).sum() / total).item()
 
 
-def r2_from_outputs(y_true, y_pred):
-    """Coefficient of determination, averaged uniformly over outputs (as sklearn's ``r2_score``)."""
-    residual = ((y_true - y_pred) ** 2).sum(dim=0)
-    total = ((y_true - y_true.mean(dim=0)) ** 2).sum(dim=0)
+def r2_from_outputs(y_true, y_pred, sample_weight=None):
+    """Coefficient of determination, averaged uniformly over outputs (as sklearn's ``r2_score``).
+
+    With ``sample_weight``, squared errors and the target mean are weighted, as
+    in ``r2_score(..., sample_weight=...)``.
+    """
+    if sample_weight is None:
+        residual = ((y_true - y_pred) ** 2).sum(dim=0)
+        total = ((y_true - y_true.mean(dim=0)) ** 2).sum(dim=0)
+    else:
+        w = sample_weight.reshape((-1,) + (1,) * (y_true.ndim - 1))
+        mean = (w * y_true).sum(dim=0) / w.sum().clamp_min(np.finfo(np.float32).tiny)
+        residual = (w * (y_true - y_pred) ** 2).sum(dim=0)
+        total = (w * (y_true - mean) ** 2).sum(dim=0)
     r2 = 1 - residual / total.clamp_min(np.finfo(np.float32).tiny)
     return r2.mean().item()
 
@@ -113,3 +138,39 @@ class NonFiniteLossGuard(Callback):
     def _forget_state(self):
         # The copies are only needed while training; keeping them would double the model's memory.
         self.module_state_ = self.optimizer_state_ = None
+
+
+LEARNING_RATE_SCHEDULES = ("constant", "adaptive", "cosine")
+
+
+def learning_rate_scheduler(schedule, max_iter, tol, monitor):
+    """Return skorch's :class:`~skorch.callbacks.LRScheduler` for ``schedule``, or None.
+
+    Parameters
+    ----------
+    schedule : {"constant", "adaptive", "cosine"}
+        "constant" keeps the learning rate (None is returned). "adaptive", as in
+        scikit-learn's MLP, divides it by 5 each time ``monitor`` has failed to
+        decrease by ``tol`` for two consecutive epochs (torch's
+        ``ReduceLROnPlateau``). "cosine" anneals it along half a cosine to zero
+        over ``max_iter`` epochs, then restarts (torch's
+        ``CosineAnnealingWarmRestarts``; epochs count over all training calls).
+    max_iter : int
+        Length of one cosine cycle, in epochs.
+    tol : float
+        Smallest decrease of ``monitor`` that counts as an improvement.
+    monitor : str
+        History key watched by "adaptive", e.g. "train_loss" or "valid_loss".
+    """
+    if schedule == "constant":
+        return None
+    if schedule == "adaptive":
+        return LRScheduler(
+            policy=ReduceLROnPlateau, monitor=monitor, mode="min", factor=0.2, patience=1,
+            threshold=tol, threshold_mode="abs",
+        )
+    if schedule == "cosine":
+        return LRScheduler(policy=CosineAnnealingWarmRestarts, T_0=max_iter)
+    raise ValueError(
+        f"learning_rate must be one of {LEARNING_RATE_SCHEDULES}, got {schedule!r}."
+    )

@@ -1,14 +1,18 @@
 """RegularizedMLPClassifier."""
 
+from numbers import Real
+
 import numpy as np
 from scipy.special import softmax
 from sklearn.base import ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import accuracy_from_logits
-from ._docs import parameters_doc
+from ._docs import CLASSIFIER_PARAMETERS, NOTES, parameters_doc
 from ._validation import check_missing_labels
 
 
@@ -44,8 +48,11 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when ``X`` had string column names.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        L2 norm of each input's column in the first layer's weight matrix,
+        normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
 
-    Examples
+{notes}    Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
     >>> from sklearn.pipeline import make_pipeline
@@ -59,6 +66,11 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
     _is_classifier = True
     _validate_y_kwargs = {}
+    _parameter_constraints = {
+        **BaseRegularizedMLP._parameter_constraints,
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
 
     def __init__(
         self,
@@ -68,8 +80,14 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         dropout=0.0,
         l1=0.0,
         l2=0.0,
+        weight_decay=0.0,
         batch_norm=False,
+        input_noise=0.0,
+        mixup_alpha=0.0,
+        label_smoothing=0.0,
+        class_weight=None,
         solver="adam",
+        learning_rate="constant",
         learning_rate_init=0.001,
         momentum=0.9,
         batch_size="auto",
@@ -82,6 +100,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         random_state=None,
         verbose=0,
         warm_start=False,
+        mc_samples=50,
         device="cpu",
         callbacks=None,
     ):
@@ -91,8 +110,12 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             dropout=dropout,
             l1=l1,
             l2=l2,
+            weight_decay=weight_decay,
             batch_norm=batch_norm,
+            input_noise=input_noise,
+            mixup_alpha=mixup_alpha,
             solver=solver,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
             momentum=momentum,
             batch_size=batch_size,
@@ -105,11 +128,14 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            mc_samples=mc_samples,
             device=device,
             callbacks=callbacks,
         )
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` and class labels ``y``.
 
         Parameters
@@ -118,15 +144,58 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             Numeric training data (numpy array, list or pandas DataFrame).
         y : array-like of shape (n_samples,)
             Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample, multiplied by its class weight
+            (see ``class_weight``). The loss is the weighted mean of the
+            samples' losses, so an integer weight counts like repeating the
+            row; see the ``sample_weight`` note in the class docstring.
 
         Returns
         -------
         self : RegularizedMLPClassifier
         """
         self._validate_params()
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y, continuing):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on ``X, y``, continuing from the current network.
+
+        The first call builds the network and needs every class that will
+        ever be seen in ``classes``; later calls continue training it (after
+        :meth:`fit` too). Each call adds one to ``n_iter_``. Without early
+        stopping all rows are trained on; with it, ``validation_fraction`` of
+        the rows is held out to record the validation loss and score of the
+        epoch. ``class_weight="balanced"`` is not supported (the class
+        frequencies of one batch of rows are not those of the data); pass a
+        dict, e.g. from :func:`sklearn.utils.class_weight.compute_class_weight`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels, all among ``classes_``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class label; required on the first call, and if given later
+            it must equal ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : RegularizedMLPClassifier
+        """
+        first_call = not hasattr(self, "net_")
+        if first_call:
+            self._validate_params()
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: the class "
+                "frequencies of one call's rows are not those of the data. Pass a dict, e.g. "
+                "compute_class_weight('balanced', classes=classes, y=y_sample), instead."
+            )
+        return self._fit(X, y, sample_weight, partial=True, classes=classes)
+
+    def _prepare_target(self, y, continuing, partial=False, classes=None, sample_weight=None):
         check_missing_labels(y)
         check_classification_targets(y)
         target_type = type_of_target(y, input_name="y")
@@ -134,38 +203,109 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             raise ValueError(
                 f"RegularizedMLPClassifier supports binary and multiclass targets, got {target_type}."
             )
-        classes, encoded = np.unique(y, return_inverse=True)
-        if continuing and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                f"warm_start needs the classes of the first fit {self.classes_.tolist()}, "
-                f"got {classes.tolist()}."
-            )
+        if partial:
+            classes = self._partial_fit_classes(y, continuing, classes)
+        else:
+            classes = np.unique(y)
+            if continuing and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"warm_start needs the classes of the first fit {self.classes_.tolist()}, "
+                    f"got {classes.tolist()}."
+                )
         if len(classes) < 2:
             raise ValueError(
                 f"The classifier needs samples of at least 2 classes in the data, but the data "
                 f"contain only one class: {classes[0]!r}."
             )
         self.classes_ = classes
-        return encoded.astype(np.int64), len(classes)
+        return np.searchsorted(classes, y).astype(np.int64), len(classes)
+
+    def _partial_fit_classes(self, y, continuing, classes):
+        """The classes of a :meth:`partial_fit` call, checked against ``classes`` and ``y``."""
+        if classes is not None:
+            classes = np.unique(classes)
+        if not continuing:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: every class "
+                    "label the classifier will ever see."
+                )
+        elif classes is not None and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"classes={classes.tolist()} differs from the classes of the earlier calls "
+                f"{self.classes_.tolist()}."
+            )
+        else:
+            classes = self.classes_
+        unseen = np.setdiff1d(np.unique(y), classes)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that are not among the classes "
+                f"{classes.tolist()} given on the first call to partial_fit."
+            )
+        return classes
+
+    def _training_weights(self, y, sample_weight, partial):
+        if self.class_weight is None:
+            weights = sample_weight
+        else:
+            if isinstance(self.class_weight, dict):
+                unknown = set(self.class_weight) - set(self.classes_.tolist())
+                if unknown:
+                    raise ValueError(
+                        f"class_weight has labels {sorted(unknown, key=str)} that are not classes "
+                        f"of y {self.classes_.tolist()}."
+                    )
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight
+            )
+            weights = per_class[np.searchsorted(self.classes_, y)]
+            if sample_weight is not None:
+                weights = weights * sample_weight
+        if weights is None:
+            return None
+        if not weights.any():
+            raise ValueError("The class and sample weights are zero for every sample.")
+        weighted_classes = np.unique(y[weights > 0])
+        if not partial and len(weighted_classes) < 2:
+            raise ValueError(
+                "The classifier needs at least 2 classes with positive weight, but after "
+                f"weighting only class {weighted_classes.tolist()[0]!r} is left."
+            )
+        return weights
 
     def _criterion(self):
-        return nn.CrossEntropyLoss
+        return nn.CrossEntropyLoss(reduction="none", label_smoothing=self.label_smoothing)
 
     def _validation_score_fn(self):
         return accuracy_from_logits
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, return_std=False):
         """Class probabilities, the softmax of the network's logits.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Monte Carlo dropout: instead of the single deterministic pass
+            (dropout off), average the probabilities of ``mc_samples``
+            stochastic passes with dropout on (batch normalization stays in
+            evaluation mode) and also return their standard deviation. The
+            keyword is the one the regressor's ``predict`` uses, so it passes
+            through a ``Pipeline``. The passes are seeded from
+            ``random_state``; without dropout the spread is exactly zero.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Columns follow ``classes_``, for binary problems too.
+            Columns follow ``classes_``, for binary problems too; the Monte
+            Carlo mean with ``return_std=True``.
+        proba_std : ndarray of shape (n_samples, n_classes)
+            Standard deviation of each probability over the passes; only
+            with ``return_std=True``.
         """
+        if return_std:
+            return self._forward_mc(X, lambda logits: softmax(logits, axis=1))
         return softmax(self._forward(X), axis=1)
 
     def predict_log_proba(self, X):
@@ -198,5 +338,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
 
 RegularizedMLPClassifier.__doc__ = RegularizedMLPClassifier.__doc__.replace(
-    "{parameters}\n", parameters_doc("mean cross-entropy", " (stratified by class)")
-)
+    "{parameters}\n",
+    parameters_doc(
+        "mean cross-entropy", " (stratified by class)", "one-hot class targets",
+        CLASSIFIER_PARAMETERS,
+    ),
+).replace("{notes}", NOTES)

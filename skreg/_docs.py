@@ -18,14 +18,51 @@ PARAMETERS = """\
         included, never over biases or batch-norm parameters, and are added to
         the {data_loss} of each training batch (not scaled by the batch
         or training-set size). The validation loss is the plain data loss.
+    weight_decay : float, default=0.0
+        Decoupled weight decay of the same weight matrices (never biases or
+        batch-norm parameters), applied by the optimizer. With
+        ``solver="adam"`` the optimizer becomes AdamW (Loshchilov and Hutter,
+        2019): each step shrinks every weight by the factor
+        ``1 - learning_rate * weight_decay`` apart from the Adam step. This is
+        not the same as ``l2``: the L2 penalty's gradient ``l2 * w`` enters
+        Adam's moment estimates and is divided by the running gradient scale,
+        so weights with large or noisy gradients are barely regularized, while
+        weight decay shrinks all weights at the same relative rate
+        (``benchmarks/l2_vs_weight_decay.py`` measures the difference). With
+        ``solver="sgd"`` it is torch's SGD ``weight_decay``, which adds
+        ``weight_decay * w`` to the gradient before momentum: exactly the
+        update of ``l2=weight_decay``, since for plain gradient descent the
+        two coincide.
     batch_norm : bool, default=False
         Add batch normalization between each hidden linear layer and its
         activation. Training normalizes with batch statistics; prediction uses
         running averages.
-    solver : {"adam", "sgd"}, default="adam"
+    input_noise : float, default=0.0
+        Standard deviation of Gaussian noise added to every input value of
+        every training batch (a fresh draw each time), in the units of ``X``:
+        standardize ``X`` (e.g. ``StandardScaler`` in a pipeline) so that one
+        value suits all features. Validation and prediction use the inputs
+        as they are.
+    mixup_alpha : float, default=0.0
+        Mixup (Zhang et al., 2018): with ``mixup_alpha > 0`` every training
+        row is replaced by ``lam * row + (1 - lam) * partner``, with
+        ``partner`` another row of the same batch and ``lam`` drawn per row
+        from ``Beta(mixup_alpha, mixup_alpha)``; {mixup_targets} and sample
+        weights are mixed alike. Validation and prediction are unchanged.
+{task_parameters}    solver : {"adam", "sgd"}, default="adam"
         Optimizer.
+    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
+        Learning-rate schedule, through skorch's ``LRScheduler`` (for both
+        solvers). "constant" keeps ``learning_rate_init``. "adaptive", as in
+        scikit-learn's MLP, divides the rate by 5 each time the monitored loss
+        (the validation loss with early stopping, else the training loss)
+        has failed to decrease by ``tol`` for two consecutive epochs.
+        "cosine" anneals it along half a cosine from ``learning_rate_init`` to
+        zero over ``max_iter`` epochs, then restarts; epochs count over
+        warm-started fits and ``partial_fit`` calls. The rate of each epoch is
+        recorded in ``net_.history`` as ``event_lr``.
     learning_rate_init : float, default=0.001
-        Learning rate.
+        Initial learning rate.
     momentum : float, default=0.9
         Momentum for ``solver="sgd"``.
     batch_size : int or "auto", default="auto"
@@ -55,9 +92,19 @@ PARAMETERS = """\
         estimators do), so ``np.random.seed`` makes such fits repeat; torch's
         global state is still left as it was.
     verbose : int, default=0
-        ``verbose=1`` prints skorch's table of epochs.
+        ``verbose=1`` prints skorch's table of epochs: one row per epoch with
+        its losses, validation score, learning rate and duration, as it ends.
+        ``verbose>=2`` also shows a progress bar of the batches within each
+        epoch, for epochs long enough to wait on.
     warm_start : bool, default=False
-        Continue training the fitted network on the next call to ``fit``.
+        Continue training the fitted network on the next call to ``fit``,
+        for up to ``max_iter`` more epochs. The network keeps the settings it
+        was built with; only ``max_iter`` is read again.
+    mc_samples : int, default=50
+        Number of stochastic forward passes of Monte Carlo dropout, used only
+        by prediction with ``return_std=True``. A constructor parameter, so
+        that it is cloned, searchable and reported with the model, and the
+        prediction methods keep scikit-learn's signatures.
     device : str, default="cpu"
         Torch device to train and predict on, e.g. "cpu" or "cuda". A model
         trained on a GPU still predicts on a CPU-only machine after
@@ -70,6 +117,51 @@ PARAMETERS = """\
 """
 
 
-def parameters_doc(data_loss, split_note):
-    """Return the parameter section with the task's data loss and validation split filled in."""
-    return PARAMETERS.replace("{data_loss}", data_loss).replace("{split_note}", split_note)
+CLASSIFIER_PARAMETERS = """\
+    label_smoothing : float in [0, 1), default=0.0
+        Label smoothing of the cross-entropy (torch's ``CrossEntropyLoss``):
+        the target puts ``1 - label_smoothing`` on the true class plus
+        ``label_smoothing`` spread evenly over all classes. The validation
+        loss is smoothed alike (it is the training objective on held-out
+        rows); the validation score is plain accuracy.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as in scikit-learn: a dict ``{label: weight}``
+        (classes left out weigh 1), or "balanced" for
+        ``n_samples / (n_classes * class_count)``, computed with
+        :func:`sklearn.utils.class_weight.compute_class_weight`. Each
+        sample's weight is its class weight times its ``sample_weight``.
+"""
+
+NOTES = """\
+    Notes
+    -----
+    ``sample_weight`` follows scikit-learn's meaning: the training loss is the
+    weighted mean of the samples' losses, so a weight of 2 counts like
+    repeating the row and a weight of 0 like leaving it out. The weights are
+    rescaled to mean one over the rows passed to ``fit``, and a batch's loss is
+    ``mean(w_i * loss_i)`` over its rows: an unbiased estimate of the weighted
+    loss of the whole training set at any batch size, with the penalties'
+    strength independent of the scale of the weights. Fitting with weights
+    therefore reaches the same objective as fitting repeated rows, but the
+    path there matches only with full batches (``batch_size`` at least the
+    number of rows) and no randomness per row (no dropout, ``input_noise``,
+    mixup, ``batch_norm`` or early stopping, whose validation split, masks,
+    noise or batch statistics depend on how many rows there are); even then
+    the two fits agree to float32 rounding, not bit for bit. Early stopping's
+    validation loss and score are weighted too.
+
+"""
+
+
+def parameters_doc(data_loss, split_note, mixup_targets, task_parameters=""):
+    """Return the parameter section with the task's wording and own parameters filled in.
+
+    ``task_parameters`` (documentation of parameters only one task has) is
+    placed after ``mixup_alpha``, where those parameters sit in the signature.
+    """
+    return (
+        PARAMETERS.replace("{data_loss}", data_loss)
+        .replace("{split_note}", split_note)
+        .replace("{task_parameters}", task_parameters)
+        .replace("{mixup_targets}", mixup_targets)
+    )

@@ -2,11 +2,17 @@
 
 from skorch import NeuralNet
 
-from ._penalty import penalized_weights, weight_penalty
+from ._augment import AugmentedIterator
+from ._penalty import is_penalized, penalized_weights, weight_penalty
+from ._weights import split_target
 
 
 class RegularizedNet(NeuralNet):
     """A :class:`skorch.NeuralNet` whose training loss carries the L1/L2 weight penalty.
+
+    The criterion must return one loss per row (``reduction="none"``): the net
+    averages it, weighted by the sample weights when the targets come wrapped
+    in a :class:`skreg._weights.WeightedTarget`.
 
     Parameters
     ----------
@@ -14,17 +20,48 @@ class RegularizedNet(NeuralNet):
         Penalty strengths, see :func:`skreg._penalty.weight_penalty`. The penalty
         is added to the loss of training batches only, so ``valid_loss`` in the
         history is the plain data loss.
+    weight_decay : float, default=0.0
+        The optimizer's ``weight_decay`` for the penalized weight matrices;
+        biases and batch-norm parameters get none.
+    augmentation : callable or None, default=None
+        ``augmentation(X, y) -> (X, y)`` applied to every training batch (never
+        to validation batches), e.g. :class:`skreg._augment.BatchAugmentation`.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, *args, l1=0.0, l2=0.0, **kwargs):
+    def __init__(self, *args, l1=0.0, l2=0.0, weight_decay=0.0, augmentation=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.l1 = l1
         self.l2 = l2
+        self.weight_decay = weight_decay
+        self.augmentation = augmentation
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        target, sample_weight = split_target(y_true)
+        per_row = self.criterion_(y_pred, target)
+        if per_row.ndim > 1:
+            # Several regression outputs: the row's loss is the mean over outputs.
+            per_row = per_row.mean(dim=tuple(range(1, per_row.ndim)))
+        loss = per_row.mean() if sample_weight is None else (sample_weight * per_row).mean()
         if training and (self.l1 or self.l2):
             loss = loss + weight_penalty(penalized_weights(self.module_), self.l1, self.l2)
         return loss
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if training and self.augmentation is not None:
+            return AugmentedIterator(iterator, self.augmentation)
+        return iterator
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        named_parameters = list(named_parameters)
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if prefix == "optimizer" and self.weight_decay:
+            decayed = [p for _, p in named_parameters if is_penalized(p)]
+            others = [p for _, p in named_parameters if not is_penalized(p)]
+            groups = [{"params": decayed, "weight_decay": self.weight_decay}]
+            if others:
+                groups.append({"params": others, "weight_decay": 0.0})
+            args = (groups,)
+        return args, kwargs

@@ -3,13 +3,18 @@
 import torch
 
 
-def penalized_weights(module):
-    """Return the weight matrices of ``module``: every parameter with two or more dimensions.
+def is_penalized(parameter):
+    """Whether ``parameter`` is a weight matrix: two or more dimensions.
 
     Biases and batch-norm scales and shifts are one-dimensional and so are never
-    penalized, which matches the usual definition of weight penalties.
+    penalized (nor decayed), which matches the usual definition of weight penalties.
     """
-    return [p for p in module.parameters() if p.ndim >= 2]
+    return parameter.ndim >= 2
+
+
+def penalized_weights(module):
+    """Return the weight matrices of ``module`` (see :func:`is_penalized`)."""
+    return [p for p in module.parameters() if is_penalized(p)]
 
 
 def weight_penalty(weights, l1, l2):

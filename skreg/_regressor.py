@@ -6,7 +6,7 @@ from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import r2_from_outputs
-from ._docs import parameters_doc
+from ._docs import NOTES, parameters_doc
 from ._validation import check_numeric_target
 
 
@@ -46,8 +46,11 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when ``X`` had string column names.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        L2 norm of each input's column in the first layer's weight matrix,
+        normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
 
-    Examples
+{notes}    Examples
     --------
     >>> from sklearn.datasets import load_diabetes
     >>> from sklearn.pipeline import make_pipeline
@@ -70,8 +73,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         dropout=0.0,
         l1=0.0,
         l2=0.0,
+        weight_decay=0.0,
         batch_norm=False,
+        input_noise=0.0,
+        mixup_alpha=0.0,
         solver="adam",
+        learning_rate="constant",
         learning_rate_init=0.001,
         momentum=0.9,
         batch_size="auto",
@@ -84,6 +91,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         random_state=None,
         verbose=0,
         warm_start=False,
+        mc_samples=50,
         device="cpu",
         callbacks=None,
     ):
@@ -93,8 +101,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             dropout=dropout,
             l1=l1,
             l2=l2,
+            weight_decay=weight_decay,
             batch_norm=batch_norm,
+            input_noise=input_noise,
+            mixup_alpha=mixup_alpha,
             solver=solver,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
             momentum=momentum,
             batch_size=batch_size,
@@ -107,11 +119,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            mc_samples=mc_samples,
             device=device,
             callbacks=callbacks,
         )
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` and numeric targets ``y``.
 
         Parameters
@@ -120,15 +133,45 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             Numeric training data (numpy array, list or pandas DataFrame).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample. The loss is the weighted mean
+            of the samples' losses, so an integer weight counts like repeating
+            the row; see the ``sample_weight`` note in the class docstring.
+            The targets are standardized with weighted statistics.
 
         Returns
         -------
         self : RegularizedMLPRegressor
         """
         self._validate_params()
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight)
 
-    def _prepare_target(self, y, continuing):
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train one epoch on ``X, y``, continuing from the current network.
+
+        The first call builds the network and standardizes the targets with
+        the statistics of its rows; later calls continue training (after
+        :meth:`fit` too) and keep that standardization. Each call adds one to
+        ``n_iter_``. Without early stopping all rows are trained on; with it,
+        ``validation_fraction`` of the rows is held out to record the
+        validation loss and score of the epoch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : RegularizedMLPRegressor
+        """
+        if not hasattr(self, "net_"):
+            self._validate_params()
+        return self._fit(X, y, sample_weight, partial=True)
+
+    def _prepare_target(self, y, continuing, partial=False, classes=None, sample_weight=None):
         y = check_numeric_target(y, self)
         y2d = y.reshape(len(y), -1)
         if continuing and y2d.shape[1] != self.n_outputs_:
@@ -136,14 +179,17 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
                 f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
             )
         if not continuing:
-            with np.errstate(over="ignore"):  # an overflow is reported just below
-                scale = y2d.std(axis=0)
-            if not (np.isfinite(scale).all() and np.isfinite(y2d.mean(axis=0)).all()):
+            # Weighted statistics, so that an integer weight standardizes like a repeated row.
+            with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+                self.y_mean_ = np.average(y2d, axis=0, weights=sample_weight)
+                scale = np.sqrt(
+                    np.average((y2d - self.y_mean_) ** 2, axis=0, weights=sample_weight)
+                )
+            if not (np.isfinite(scale).all() and np.isfinite(self.y_mean_).all()):
                 raise ValueError(
                     "y is too large to standardize: its mean or standard deviation overflows "
                     "float64. Rescale y (for example divide it by a power of ten)."
                 )
-            self.y_mean_ = y2d.mean(axis=0)
             # A constant target keeps unit scale instead of dividing by zero.
             self.y_scale_ = np.where(scale > 0, scale, 1.0)
             self.n_outputs_ = y2d.shape[1]
@@ -151,23 +197,44 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         return target, self.n_outputs_
 
     def _criterion(self):
-        return nn.MSELoss
+        return nn.MSELoss(reduction="none")
 
     def _validation_score_fn(self):
         return r2_from_outputs
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict targets in their original units.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Monte Carlo dropout, as ``return_std`` of scikit-learn's
+            ``GaussianProcessRegressor`` and ``BayesianRidge``: instead of the
+            single deterministic pass (dropout off), average ``mc_samples``
+            stochastic passes with dropout on (batch normalization stays in
+            evaluation mode) and also return their standard deviation. The
+            passes are seeded from ``random_state``; without dropout the
+            standard deviation is exactly zero.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions; the Monte Carlo mean with ``return_std=True``.
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Standard deviation over the passes, in the targets' units; only
+            with ``return_std=True``.
         """
-        y_pred = self._forward(X) * self.y_scale_ + self.y_mean_
+        to_units = self._to_original_units
+        if not return_std:
+            return self._shape_like_y(to_units(self._forward(X)))
+        mean, std = self._forward_mc(X, to_units)
+        return self._shape_like_y(mean), self._shape_like_y(std)
+
+    def _to_original_units(self, outputs):
+        return outputs * self.y_scale_ + self.y_mean_
+
+    def _shape_like_y(self, y_pred):
         return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
 
     def __sklearn_tags__(self):
@@ -177,5 +244,5 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
 
 RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
-    "{parameters}\n", parameters_doc("mean squared error", "")
-)
+    "{parameters}\n", parameters_doc("mean squared error", "", "(standardized) targets")
+).replace("{notes}", NOTES)

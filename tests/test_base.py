@@ -51,6 +51,8 @@ def test_early_stopping_stops_before_max_iter_and_restores_best_epoch(cancer):
         n_iter_no_change=5, max_iter=200, random_state=0, callbacks=[recorder],
     ).fit(X, y)
     assert model.n_iter_ < 200
+    # The stopping epoch's score is recorded too.
+    assert len(model.validation_scores_) == model.n_iter_
     assert model.best_epoch_ == model.n_iter_ - 5
     valid_loss = model.net_.history[:, "valid_loss"]
     assert model.best_epoch_ == 1 + int(np.argmin(valid_loss))
@@ -147,3 +149,108 @@ def test_parallel_fits_do_not_oversubscribe_cores(cancer):
     for fitted in result["estimator"]:
         threads = dict(fitted.net_.callbacks_)["RecordThreads"].threads_
         assert threads <= max(1, cores // 2)
+
+
+def test_partial_fit_advances_n_iter_by_one_and_keeps_learning(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(hidden_layer_sizes=(16,), random_state=0)
+    losses = []
+    for epoch in range(1, 4):
+        model.partial_fit(X, y, classes=[0, 1] if epoch == 1 else None)
+        assert model.n_iter_ == epoch == len(model.loss_curve_)
+        losses.append(model.loss_curve_[-1])
+    assert losses[-1] < losses[0]
+    regressor = RegularizedMLPRegressor(max_iter=3, random_state=0).fit(X, y.astype(float))
+    regressor.partial_fit(X, y.astype(float))
+    assert regressor.n_iter_ == 4
+
+
+def test_partial_fit_with_weights_and_early_stopping_records_validation(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(early_stopping=True, random_state=0)
+    model.partial_fit(X, y, classes=np.array([0, 1]), sample_weight=np.ones(len(y)))
+    model.partial_fit(X, y)
+    assert model.n_iter_ == 2 and len(model.validation_scores_) == 2
+
+
+def test_weight_decay_applies_to_weight_matrices_only(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier(
+        (8,), batch_norm=True, weight_decay=0.1, max_iter=2, random_state=0
+    ).fit(X, y)
+    assert isinstance(model.net_.optimizer_, torch.optim.AdamW)
+    decayed, plain = model.net_.optimizer_.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim == 2 for p in decayed["params"])
+    assert all(p.ndim == 1 for p in plain["params"])
+    default = RegularizedMLPClassifier(max_iter=1).fit(X, y)
+    assert type(default.net_.optimizer_) is torch.optim.Adam
+
+
+def test_weight_decay_equals_l2_with_sgd_but_not_with_adam(cancer):
+    X, y = cancer
+    common = dict(hidden_layer_sizes=(16,), max_iter=10, random_state=0)
+
+    def first_layer(**params):
+        model = RegularizedMLPClassifier(**common, **params).fit(X, y)
+        return model.net_.module_.hidden[0].weight.detach().numpy()
+
+    sgd_l2 = first_layer(solver="sgd", l2=0.05)
+    sgd_decay = first_layer(solver="sgd", weight_decay=0.05)
+    np.testing.assert_allclose(sgd_decay, sgd_l2, rtol=1e-4, atol=1e-6)
+    adam_l2 = first_layer(l2=0.05)
+    adam_decay = first_layer(weight_decay=0.05)
+    assert np.abs(adam_decay - adam_l2).max() > 1e-2
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "adaptive"])
+def test_learning_rate_schedules_record_the_rate_of_each_epoch(cancer, schedule):
+    X, y = cancer
+    # A large tol makes every epoch after the first count as no improvement.
+    model = RegularizedMLPClassifier(
+        learning_rate=schedule, learning_rate_init=0.01, max_iter=12,
+        tol=0.0 if schedule == "cosine" else 1.0, n_iter_no_change=20, random_state=0,
+    ).fit(X, y)
+    rates = np.array(model.net_.history[:, "event_lr"])
+    assert rates[0] == pytest.approx(0.01)
+    assert np.all(np.diff(rates) <= 1e-12) and rates[-1] < 0.01
+    if schedule == "cosine":
+        epochs = np.arange(12)
+        np.testing.assert_allclose(rates, 0.005 * (1 + np.cos(np.pi * epochs / 12)), rtol=1e-6)
+    else:
+        # Divided by 5 after every second epoch without improvement.
+        # The rate recorded for an epoch is the one it trained with.
+        np.testing.assert_allclose(rates[:6], [0.01, 0.01, 0.01, 0.002, 0.002, 0.0004])
+
+
+def test_verbose_two_adds_a_progress_bar_of_batches(cancer, capsys):
+    X, y = cancer
+    RegularizedMLPClassifier(max_iter=2, batch_size=50, random_state=0, verbose=2).fit(X, y)
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.out
+    assert "0/12" in captured.err  # a bar over the 12 batches of 50 rows
+
+
+def test_l1_feature_importances_rank_informative_features_first():
+    from sklearn.datasets import make_classification
+    from sklearn.feature_selection import SelectFromModel
+
+    X, y = make_classification(
+        n_samples=600, n_features=12, n_informative=3, n_redundant=0, n_repeated=0,
+        shuffle=False, random_state=0,
+    )
+    model = RegularizedMLPClassifier(
+        hidden_layer_sizes=(32,), l1=3e-3, max_iter=150, learning_rate_init=0.01, random_state=0
+    ).fit(X, y)
+    importances = model.feature_importances_
+    assert importances.shape == (12,) and importances.sum() == pytest.approx(1.0)
+    assert set(np.argsort(importances)[-3:]) == {0, 1, 2}
+    assert importances[:3].min() > 3 * importances[3:].max()
+    selector = SelectFromModel(
+        RegularizedMLPClassifier(
+            hidden_layer_sizes=(32,), l1=3e-3, max_iter=150, learning_rate_init=0.01,
+            random_state=0,
+        )
+    ).fit(X, y)
+    assert list(np.flatnonzero(selector.get_support())) == [0, 1, 2]
+    assert not hasattr(RegularizedMLPClassifier(), "feature_importances_")

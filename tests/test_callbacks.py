@@ -1,12 +1,14 @@
-"""skreg's skorch callbacks: the divergence guard."""
+"""skreg's skorch callbacks: the divergence guard, validation scores and learning-rate schedules."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.exceptions import NotFittedError
-from skorch.callbacks import Callback
+from sklearn.metrics import accuracy_score, r2_score
+from skorch.callbacks import Callback, LRScheduler
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._callbacks import accuracy_from_logits, learning_rate_scheduler, r2_from_outputs
 
 
 class PoisonWeightsAtLastEpoch(Callback):
@@ -77,3 +79,31 @@ def test_guard_lets_finite_training_through_and_keeps_no_copies(diabetes):
     guard = dict(model.net_.callbacks_)["guard"]
     assert guard.module_state_ is None and guard.optimizer_state_ is None
     assert np.isfinite(model.predict(X)).all()
+
+
+def test_scores_match_sklearn_with_and_without_weights():
+    rng = np.random.RandomState(0)
+    logits = rng.normal(size=(50, 3))
+    labels = rng.randint(0, 3, size=50)
+    weights = rng.uniform(0, 2, size=50)
+    t = torch.from_numpy
+    assert accuracy_from_logits(t(labels), t(logits)) == pytest.approx(
+        accuracy_score(labels, logits.argmax(1))
+    )
+    assert accuracy_from_logits(t(labels), t(logits), t(weights)) == pytest.approx(
+        accuracy_score(labels, logits.argmax(1), sample_weight=weights)
+    )
+    y_true, y_pred = rng.normal(size=(50, 2)), rng.normal(size=(50, 2))
+    assert r2_from_outputs(t(y_true), t(y_pred)) == pytest.approx(r2_score(y_true, y_pred))
+    assert r2_from_outputs(t(y_true), t(y_pred), t(weights)) == pytest.approx(
+        r2_score(y_true, y_pred, sample_weight=weights)
+    )
+
+
+def test_schedule_names():
+    assert learning_rate_scheduler("constant", 10, 1e-4, "train_loss") is None
+    assert isinstance(learning_rate_scheduler("cosine", 10, 1e-4, "train_loss"), LRScheduler)
+    adaptive = learning_rate_scheduler("adaptive", 10, 1e-4, "valid_loss")
+    assert adaptive.monitor == "valid_loss" and adaptive.factor == 0.2
+    with pytest.raises(ValueError, match="learning_rate must be one of"):
+        learning_rate_scheduler("step", 10, 1e-4, "train_loss")

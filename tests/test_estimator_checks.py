@@ -13,9 +13,59 @@ ESTIMATORS = [
     RegularizedMLPRegressor(
         hidden_layer_sizes=(32, 16), dropout=0.2, l2=1e-4, early_stopping=True, random_state=0
     ),
+    # The training-side features of the issue on top of each other.
+    RegularizedMLPClassifier(
+        hidden_layer_sizes=(32,), input_noise=0.05, mixup_alpha=0.2, label_smoothing=0.1,
+        weight_decay=1e-2, learning_rate="cosine", random_state=0,
+    ),
+    # Mixup makes the training loss noisy: a longer patience keeps the loss-based
+    # stopping rule from ending training early.
+    RegularizedMLPRegressor(
+        hidden_layer_sizes=(32,), input_noise=0.05, mixup_alpha=0.2, weight_decay=1e-3,
+        solver="sgd", learning_rate="cosine", learning_rate_init=0.01, n_iter_no_change=50,
+        random_state=0,
+    ),
 ]
 
+# check_sample_weight_equivalence_on_dense_data fits once with integer weights and
+# once with each row repeated that many times, then compares the predictions at
+# rtol=1e-7. skreg's weighted loss is the same function as the repeated rows' mean
+# loss: with the whole computation in float64 (training tensors and module), the two
+# fits of this check agree to 2e-15 for every configuration without per-row
+# randomness (see benchmarks/sample_weight_equivalence.py). skreg trains in float32,
+# whose sums over 15 weighted rows and over their ~30 repetitions round differently;
+# over 200 epochs that leaves differences of 1-5e-7 relative (a few float32 units in
+# the last place of the outputs), above the check's tolerance.
+FLOAT32 = (
+    "float32 training: the weighted and repeated fits differ by float32 rounding "
+    "(about 2-5e-7 relative; below 2e-15 when computed in float64), above rtol=1e-7."
+)
+PER_ROW_RANDOMNESS = (
+    " Besides, {what} depend on the number of rows, so repeating rows changes the "
+    "random draws and the fits only agree in distribution."
+)
 
-@parametrize_with_checks(ESTIMATORS)
+
+def expected_failed_checks(estimator):
+    """The checks each configuration is known to fail, with the reason."""
+    reasons = []
+    if estimator.dropout:
+        reasons.append("dropout masks")
+    if estimator.early_stopping:
+        reasons.append("the validation split")
+    if estimator.input_noise or estimator.mixup_alpha:
+        reasons.append("input noise and mixup partners")
+    reason = FLOAT32
+    if reasons:
+        reason += PER_ROW_RANDOMNESS.format(what=", ".join(reasons))
+    if estimator.batch_norm:
+        reason += (
+            " Batch normalization also normalizes with unweighted batch statistics, which "
+            "repeated rows change: a different objective."
+        )
+    return {"check_sample_weight_equivalence_on_dense_data": reason}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

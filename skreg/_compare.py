@@ -1,0 +1,162 @@
+"""Cross-validate several models on the same folds and tabulate the results, one row per model."""
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.model_selection import ParameterGrid, check_cv, cross_validate
+
+
+def compare(
+    models,
+    X,
+    y,
+    *,
+    param_grid=None,
+    cv=5,
+    scoring=None,
+    n_jobs=None,
+    return_train_score=False,
+    error_score=np.nan,
+):
+    """Cross-validate models on the same folds and return one row of scores per model.
+
+    Parameters
+    ----------
+    models : dict of {str: estimator} or estimator
+        Named estimators to compare; or, with ``param_grid``, the one base
+        estimator whose variants are compared.
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    param_grid : dict or list of dicts, default=None
+        As in :class:`~sklearn.model_selection.GridSearchCV`: every setting of
+        :class:`~sklearn.model_selection.ParameterGrid` is applied to a clone
+        of ``models`` and named by its parameters, e.g. ``"dropout=0.5, l2=0.001"``.
+    cv : int, cross-validation generator or iterable, default=5
+        As in :func:`~sklearn.model_selection.cross_validate`. It is resolved
+        once (an int gives stratified folds for classifiers), so every model
+        sees the same folds.
+    scoring : str, callable, list, tuple or dict, default=None
+        As in :func:`~sklearn.model_selection.cross_validate`; None uses each
+        estimator's ``score`` and names the column "score".
+    n_jobs : int, default=None
+        Parallel fits within each model's cross-validation.
+    return_train_score : bool, default=False
+        Also report training-fold scores (``train_<metric>_mean/std``).
+    error_score : "raise" or float, default=np.nan
+        Score recorded when a fit fails, as in ``cross_validate``.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        Indexed by model name, in the given order, with columns
+        ``<metric>_mean`` and ``<metric>_std`` for every metric (scikit-learn's
+        scorer names and signs, so higher is better; e.g. ``neg_log_loss``),
+        then ``fit_time_mean``, ``fit_time_std`` and ``score_time_mean`` in
+        seconds, and, for a grid, one column per varied parameter.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> from skreg import RegularizedMLPClassifier, compare
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> table = compare(RegularizedMLPClassifier(max_iter=20, random_state=0), scale(X), y,
+    ...                 param_grid={"dropout": [0.0, 0.5]}, cv=3, scoring=["accuracy"])
+    >>> list(table.index)
+    ['dropout=0.0', 'dropout=0.5']
+    """
+    named, grid_params = _named_models(models, param_grid)
+    first = next(iter(named.values()))
+    folds = list(check_cv(cv, y, classifier=is_classifier(first)).split(X, y))
+    rows = []
+    for name, model in named.items():
+        scores = cross_validate(
+            model, X, y, cv=folds, scoring=scoring, n_jobs=n_jobs,
+            return_train_score=return_train_score, error_score=error_score,
+        )
+        row = {"model": name}
+        for key, values in scores.items():
+            if key.startswith(("test_", "train_")):
+                metric = key[len("test_"):] if key.startswith("test_") else key
+                row[f"{metric}_mean"] = float(np.mean(values))
+                row[f"{metric}_std"] = float(np.std(values))
+        row["fit_time_mean"] = float(np.mean(scores["fit_time"]))
+        row["fit_time_std"] = float(np.std(scores["fit_time"]))
+        row["score_time_mean"] = float(np.mean(scores["score_time"]))
+        row.update(grid_params.get(name, {}))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def _named_models(models, param_grid):
+    """Return ``({name: estimator}, {name: varied parameters})`` from ``compare``'s arguments."""
+    if param_grid is None:
+        if not isinstance(models, dict) or not models:
+            raise TypeError(
+                "models must be a non-empty dict {name: estimator}, or one estimator with "
+                f"param_grid; got {type(models).__name__}."
+            )
+        for name, model in models.items():
+            if not hasattr(model, "fit"):
+                raise TypeError(f"models[{name!r}] is not an estimator: {model!r}.")
+        return {str(name): model for name, model in models.items()}, {}
+    if not isinstance(models, BaseEstimator):
+        raise TypeError(
+            "With param_grid, models must be one scikit-learn estimator, got "
+            f"{type(models).__name__}."
+        )
+    named, varied = {}, {}
+    for params in ParameterGrid(param_grid):
+        name = ", ".join(f"{key}={_short(value)}" for key, value in sorted(params.items()))
+        named[name or "default"] = clone(models).set_params(**params)
+        varied[name or "default"] = params
+    return named, varied
+
+
+def _short(value):
+    """Compact text for a parameter value in a model name."""
+    if isinstance(value, float):
+        return f"{value:g}" if value != 0 else "0.0"
+    if isinstance(value, BaseEstimator):
+        return type(value).__name__
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def plot_comparison(results, metric=None, *, ax=None):
+    """Horizontal bar chart of one metric of :func:`compare`'s table, with +- one std.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The table returned by :func:`compare`.
+    metric : str, default=None
+        Metric name without the ``_mean``/``_std`` suffix, e.g. "accuracy" or
+        "neg_log_loss"; None takes the first metric of the table.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    import matplotlib.pyplot as plt  # imported here: matplotlib is an optional dependency
+
+    metrics = [c[: -len("_mean")] for c in results.columns if c.endswith("_mean")]
+    if metric is None:
+        metric = metrics[0]
+    if metric not in metrics:
+        raise ValueError(f"metric={metric!r} is not in the table; it has {metrics}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.4 * len(results) + 1.2))
+    names = list(results.index)
+    positions = np.arange(len(names))
+    ax.barh(positions, results[f"{metric}_mean"], xerr=results[f"{metric}_std"],
+            color="tab:blue", alpha=0.8, capsize=3)
+    ax.set_yticks(positions, labels=names)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} (mean +- std over folds)")
+    low = (results[f"{metric}_mean"] - results[f"{metric}_std"]).min()
+    high = (results[f"{metric}_mean"] + results[f"{metric}_std"]).max()
+    margin = 0.1 * (high - low) if high > low else 0.05 * abs(high) + 1e-3
+    ax.set_xlim(low - margin, high + margin)
+    return ax
