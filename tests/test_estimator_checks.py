@@ -21,7 +21,7 @@ ESTIMATORS = [
     # Mixup makes the training loss noisy: a longer patience keeps the loss-based
     # stopping rule from ending training early.
     RegularizedMLPRegressor(
-        hidden_layer_sizes=(32,), input_noise=0.05, mixup_alpha=0.2, weight_decay=1e-3,
+        hidden_layer_sizes=(16,), input_noise=0.05, mixup_alpha=0.2, weight_decay=1e-3,
         solver="sgd", learning_rate="cosine", learning_rate_init=0.01, n_iter_no_change=50,
         random_state=0,
     ),
