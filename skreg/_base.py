@@ -320,6 +320,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if continuing:
+            # Each continued call draws new shuffles, masks and noise, reproducibly:
+            # one-epoch partial_fit calls must not repeat the same epoch.
+            seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
         cuda = [device.index or 0] if device.type == "cuda" else []
         epochs = 1 if partial else self.max_iter
         # Fitting uses torch's global generator (weight init, dropout, permutations);

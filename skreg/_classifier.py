@@ -184,9 +184,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         -------
         self : RegularizedMLPClassifier
         """
-        first_call = not hasattr(self, "net_")
-        if first_call:
-            self._validate_params()
+        self._validate_params()
         if self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit: the class "

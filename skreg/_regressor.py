@@ -167,8 +167,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         -------
         self : RegularizedMLPRegressor
         """
-        if not hasattr(self, "net_"):
-            self._validate_params()
+        self._validate_params()
         return self._fit(X, y, sample_weight, partial=True)
 
     def _prepare_target(self, y, continuing, partial=False, classes=None, sample_weight=None):

@@ -254,3 +254,17 @@ def test_l1_feature_importances_rank_informative_features_first():
     ).fit(X, y)
     assert list(np.flatnonzero(selector.get_support())) == [0, 1, 2]
     assert not hasattr(RegularizedMLPClassifier(), "feature_importances_")
+
+
+def test_partial_fit_calls_draw_new_dropout_masks_and_shuffles(cancer):
+    X, y = cancer
+    # A learning rate too small to move float32 weights: two epochs with the same
+    # draws would have exactly the same loss.
+    params = dict(hidden_layer_sizes=(16,), dropout=0.5, learning_rate_init=1e-12, random_state=0)
+    model = RegularizedMLPClassifier(**params).partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y).partial_fit(X, y)
+    assert model.loss_curve_[1] != model.loss_curve_[2]
+    # ... and the draws are reproducible.
+    again = RegularizedMLPClassifier(**params).partial_fit(X, y, classes=[0, 1])
+    again.partial_fit(X, y).partial_fit(X, y)
+    assert again.loss_curve_ == model.loss_curve_
