@@ -23,12 +23,14 @@ PARAMETERS = """\
         batch-norm parameters), applied by the optimizer. With
         ``solver="adam"`` the optimizer becomes AdamW (Loshchilov and Hutter,
         2019): each step shrinks every weight by the factor
-        ``1 - learning_rate * weight_decay`` apart from the Adam step. This is
-        not the same as ``l2``: the L2 penalty's gradient ``l2 * w`` enters
-        Adam's moment estimates and is divided by the running gradient scale,
-        so weights with large or noisy gradients are barely regularized, while
-        weight decay shrinks all weights at the same relative rate
-        (``benchmarks/l2_vs_weight_decay.py`` measures the difference). With
+        ``1 - lr * weight_decay`` (``lr`` the current learning rate) apart
+        from the Adam step. This is not the same as ``l2``: the L2 penalty's
+        gradient ``l2 * w`` enters Adam's moment estimates and is divided by
+        the running gradient scale, so weights with large or noisy gradients
+        are barely regularized, while weight decay shrinks all weights at the
+        same relative rate. Equal values are not equal strengths either:
+        a step of weight decay is only ``lr * weight_decay``
+        (``benchmarks/l2_vs_weight_decay.py`` measures both). With
         ``solver="sgd"`` it is torch's SGD ``weight_decay``, which adds
         ``weight_decay * w`` to the gradient before momentum: exactly the
         update of ``l2=weight_decay``, since for plain gradient descent the
