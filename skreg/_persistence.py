@@ -55,6 +55,8 @@ def _encode(value):
         return {"__tuple__": [_encode(v) for v in value]}
     if isinstance(value, list):
         return [_encode(v) for v in value]
+    if isinstance(value, dict):  # e.g. class_weight; keys may be labels of any JSON type
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             items = [_encode(v) for v in value.ravel().tolist()]
@@ -72,6 +74,8 @@ def _decode(value):
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(_decode(v) for v in value["__tuple__"])
+        if set(value) == {"__dict__"}:
+            return {_decode(k): _decode(v) for k, v in value["__dict__"]}
         if set(value) == {"__ndarray__", "dtype", "shape"}:
             dtype = np.dtype(value["dtype"])
             if dtype.kind not in "biufUO":

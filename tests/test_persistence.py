@@ -229,3 +229,21 @@ def test_load_never_unpickles(tmp_path):
     with warnings.catch_warnings():
         pickle.loads(pickled.read_bytes()).close()
     assert marker.exists()
+
+
+def test_save_and_load_keep_the_training_features_parameters(tmp_path):
+    labels = np.where(LABELS == LABELS[0], 7, 3)
+    model = RegularizedMLPClassifier(
+        (8,), dropout=0.2, class_weight={7: 2.0}, mixup_alpha=0.2, weight_decay=0.01,
+        learning_rate="cosine", mc_samples=5, max_iter=3, random_state=0,
+    ).fit(X, labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every parameter is stored, none dropped
+        skreg.save(model, tmp_path / "m.safetensors")
+    loaded = skreg.load(tmp_path / "m.safetensors")
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X, return_std=True)[1], model.predict_proba(X, return_std=True)[1]
+    )
+    loaded.partial_fit(X, labels)
+    assert loaded.n_iter_ == model.n_iter_ + 1
