@@ -23,7 +23,7 @@ from ._callbacks import (
     ValidationScore,
     learning_rate_scheduler,
 )
-from ._data import TensorBatchIterator, TensorPairDataset
+from ._data import TensorBatchIterator, TensorPairDataset, data_device
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
 from ._state import fitted_state_kept_on_error
@@ -285,7 +285,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=self.shuffle,
             iterator_train__merge_single_row_tail=self.batch_norm,
+            iterator_train__device=device,
             iterator_valid=TensorBatchIterator,
+            iterator_valid__device=device,
             train_split=train_split,
             callbacks=callbacks,
             device=str(device),
@@ -330,8 +332,14 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         # forking keeps the caller's random state as it was.
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            X_t = writable_tensor(X, device)
-            y_t = writable_tensor(target, device)
+            # One copy to the device per fit when the data fits there (else batches
+            # are copied one at a time, see TensorBatchIterator; weighted targets
+            # always go to the device).
+            placement = device
+            if weights is None:
+                placement = data_device(X.nbytes + target.nbytes, device)
+            X_t = writable_tensor(X, placement)
+            y_t = writable_tensor(target, placement)
             data = X_t
             if weights is not None:
                 # The weights ride with the targets; y_t alone still drives a stratified split.

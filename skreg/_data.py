@@ -9,6 +9,35 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+# Share of the device's free memory the training data may take when it is
+# placed there whole; the rest is left to activations, gradients and the
+# optimizer state.
+DEVICE_DATA_FRACTION = 0.5
+
+
+def data_device(n_bytes, device, free_bytes=None):
+    """Where the training tensors live: on ``device`` when they fit there, else on the host.
+
+    On a GPU, data that takes at most ``DEVICE_DATA_FRACTION`` of the free
+    device memory is copied there once per fit, and every batch after is a
+    slice on the device. Larger data stays in host memory, and
+    :class:`TensorBatchIterator` copies each batch through pinned memory.
+
+    Parameters
+    ----------
+    n_bytes : int
+        Size of the training tensors.
+    device : torch.device
+        The device the network trains on.
+    free_bytes : int, optional
+        Free memory of ``device``; queried from CUDA when omitted.
+    """
+    if device.type != "cuda":
+        return device
+    if free_bytes is None:
+        free_bytes, _ = torch.cuda.mem_get_info(device)
+    return device if n_bytes <= DEVICE_DATA_FRACTION * free_bytes else torch.device("cpu")
+
 
 class TensorPairDataset(Dataset):
     """Whole-array ``X`` (and optional ``y``) tensors; indexing with an index array slices both."""
@@ -50,19 +79,29 @@ class TensorBatchIterator:
     before it when ``merge_single_row_tail`` is set, since batch normalization
     cannot normalize a single row.
 
+    When the tensors sit in host memory but ``device`` is a GPU (data too large
+    for the device, see :func:`data_device`), each batch is gathered into
+    pinned memory and copied with ``non_blocking=True``, so the copy overlaps
+    the work already queued on the GPU.
+
     Parameters
     ----------
     dataset : TensorPairDataset or Subset of one
     batch_size : int
     shuffle : bool, default=False
     merge_single_row_tail : bool, default=False
+    device : str or torch.device, optional
+        Where batches are needed; by default where the tensors are.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, merge_single_row_tail=False):
+    def __init__(
+        self, dataset, batch_size, shuffle=False, merge_single_row_tail=False, device=None
+    ):
         self.X, self.y = as_tensor_pair(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.merge_single_row_tail = merge_single_row_tail
+        self.device = device
 
     def _bounds(self):
         n = len(self.X)
@@ -76,13 +115,42 @@ class TensorBatchIterator:
     def __len__(self):
         return len(list(self._bounds()))
 
+    def _host_to_device(self):
+        """Whether batches are copied from host memory to a GPU one at a time."""
+        if self.device is None or not isinstance(self.X, torch.Tensor):
+            return False
+        return torch.device(self.device).type == "cuda" and self.X.device.type == "cpu"
+
+    def _pinned_copy(self, tensor, index):
+        """``tensor[index]`` on ``self.device``, gathered into pinned host memory first."""
+        if tensor is None:
+            return None
+        if isinstance(index, slice):
+            rows = tensor[index]
+        else:
+            rows = torch.empty(
+                (len(index), *tensor.shape[1:]), dtype=tensor.dtype, pin_memory=True
+            )
+            torch.index_select(tensor, 0, index, out=rows)
+        if not rows.is_pinned():
+            rows = rows.pin_memory()
+        return rows.to(self.device, non_blocking=True)
+
     def __iter__(self):
         X, y = self.X, self.y
+        if self._host_to_device():
+            for index in self._indices(len(X), X.device):
+                yield self._pinned_copy(X, index), self._pinned_copy(y, index)
+            return
+        for index in self._indices(len(X), getattr(X, "device", None)):
+            yield X[index], (None if y is None else y[index])
+
+    def _indices(self, n, device):
+        """Row index of each batch: slices of one permutation, or plain slices in order."""
         if self.shuffle:
-            order = torch.randperm(len(X), device=X.device)
+            order = torch.randperm(n, device=device)
             for start, stop in self._bounds():
-                index = order[start:stop]
-                yield X[index], (None if y is None else y[index])
+                yield order[start:stop]
         else:
             for start, stop in self._bounds():
-                yield X[start:stop], (None if y is None else y[start:stop])
+                yield slice(start, stop)

@@ -3,16 +3,20 @@
 from skorch import NeuralNet
 
 from ._augment import AugmentedIterator
+from ._loop import LeanLoopMixin
 from ._penalty import is_penalized, penalized_weights, weight_penalty
 from ._weights import split_target
 
 
-class RegularizedNet(NeuralNet):
+class RegularizedNet(LeanLoopMixin, NeuralNet):
     """A :class:`skorch.NeuralNet` whose training loss carries the L1/L2 weight penalty.
 
     The criterion must return one loss per row (``reduction="none"``): the net
     averages it, weighted by the sample weights when the targets come wrapped
     in a :class:`skreg._weights.WeightedTarget`.
+
+    Its epoch loop is skorch's, with the per-batch bookkeeping that has no
+    effect skipped (see :class:`skreg._loop.LeanLoopMixin`).
 
     Parameters
     ----------

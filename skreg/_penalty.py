@@ -1,6 +1,7 @@
 """Which parameters are penalized, and the L1/L2 penalty itself."""
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 def is_penalized(parameter):
@@ -17,15 +18,53 @@ def penalized_weights(module):
     return [p for p in module.parameters() if is_penalized(p)]
 
 
+class _WeightPenalty(torch.autograd.Function):
+    """``l1 * sum(|w|) + l2 / 2 * sum(w ** 2)`` with both passes vectorized over the weights.
+
+    Written term by term, the penalty costs two kernels per weight and per term
+    forward and again backward, which for a small network approaches the cost
+    of the step itself. Here the L2 sum and the whole backward pass use
+    ``torch._foreach_*`` ops over the list (``_foreach_norm`` with ``ord=1`` is
+    slower on CPU than ``abs().sum()``, so the L1 sum stays per weight), and the
+    gradient ``l1 * sign(w) + l2 * w`` is written directly instead of being
+    derived through autograd.
+    """
+
+    @staticmethod
+    def forward(ctx, l1, l2, *weights):
+        ctx.l1, ctx.l2 = l1, l2
+        ctx.save_for_backward(*weights)
+        penalty = weights[0].new_zeros(())
+        if l1:
+            penalty = penalty + l1 * torch.stack([w.abs().sum() for w in weights]).sum()
+        if l2:
+            squares = torch.stack(torch._foreach_norm(weights, 2)).square().sum()
+            penalty = penalty + (0.5 * l2) * squares
+        return penalty
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        weights = ctx.saved_tensors
+        if ctx.l2:
+            grads = torch._foreach_mul(weights, grad_output * ctx.l2)
+        else:
+            grads = torch._foreach_mul(weights, 0.0)
+        if ctx.l1:
+            signs = torch._foreach_sign(weights)
+            torch._foreach_mul_(signs, grad_output * ctx.l1)
+            torch._foreach_add_(grads, signs)
+        return (None, None, *grads)
+
+
 def weight_penalty(weights, l1, l2):
     """Return ``l1 * sum(|w|) + l2 / 2 * sum(w ** 2)`` over all ``weights``.
 
     The L2 term is halved so that its gradient is ``l2 * w``: with plain SGD,
-    ``l2`` then equals torch's ``weight_decay``.
+    ``l2`` then equals torch's ``weight_decay``. The L1 gradient at ``w = 0``
+    is 0, as torch's ``abs``. Both passes are vectorized over ``weights``.
     """
-    penalty = weights[0].new_zeros(())
-    if l1:
-        penalty = penalty + l1 * torch.stack([w.abs().sum() for w in weights]).sum()
-    if l2:
-        penalty = penalty + (0.5 * l2) * torch.stack([(w * w).sum() for w in weights]).sum()
-    return penalty
+    weights = list(weights)
+    if not (l1 or l2):
+        return weights[0].new_zeros(())
+    return _WeightPenalty.apply(float(l1), float(l2), *weights)

@@ -1,0 +1,423 @@
+"""Training and prediction speed of skreg against its peers, all timed in the same run.
+
+Contenders, all training the same network (``hidden`` ReLU layers, cross-entropy,
+Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
+
+* ``hand-written loop``: plain PyTorch, the reference. Tensors made once, one
+  ``randperm`` per epoch, batches gathered by index, the loss summed on the
+  device and read once per epoch.
+* ``skreg``: ``RegularizedMLPClassifier`` (training through skorch).
+* ``skorch default``: ``skorch.NeuralNetClassifier`` with its default data path.
+* ``sklearn MLPClassifier`` (CPU only).
+
+Sections:
+
+1. ``large``: n=50,000 rows, d=40, 2x256 (CPU default); fit time per epoch, the
+   ratio to the hand-written loop and the achieved GFLOP/s next to a large
+   matrix product's GFLOP/s measured in the same run (the practical limit).
+   Prediction: ``predict_proba`` against a raw eval-mode forward pass.
+2. ``small``: breast_cancer (569 x 30, standardized), 2x256, batch 256, 200
+   epochs, no validation; fit time including the fixed cost per fit.
+3. ``scaling``: skreg alone on 10,000 to 1,000,000 rows (d=40), one subprocess
+   per size; time per epoch and the peak memory of the fit. Peak memory is the
+   process's resident-set high-water mark (``VmHWM``), reset through
+   ``/proc/self/clear_refs`` just before ``fit`` and read just after, minus the
+   resident set before ``fit``: it sees torch's allocations, which
+   ``tracemalloc`` does not. ``fit`` gets the data as float64 (the usual numpy
+   input), so the float32 copy that validation makes is part of the peak.
+
+Each timing is the median over ``--repeats`` runs, the contenders interleaved
+so that a change of machine load hits all of them alike. The load average is
+recorded next to the results: timings on a shared machine are noisy, so
+compare ratios from the same run.
+
+Run: ``PYTHONPATH=. python benchmarks/speed.py`` (``--quick`` for a smoke run,
+``--device cuda`` on a GPU: n=500,000, d=64, 2x512, batches 256 and 1024).
+Results go to ``benchmarks/results/speed-<device>[-quick].{csv,md}``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+import skorch
+import torch
+from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from skreg import RegularizedMLPClassifier
+from skreg._module import MLPModule
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LEARNING_RATE = 1e-3
+
+# Settings per device; ``--quick`` shrinks them to a smoke run.
+SETTINGS = {
+    "cpu": dict(n=50_000, d=40, hidden=(256, 256), batches=(256,), epochs=5, repeats=5,
+                small_epochs=200, scaling=(10_000, 30_000, 100_000, 300_000, 1_000_000)),
+    "cuda": dict(n=500_000, d=64, hidden=(512, 512), batches=(256, 1024), epochs=5, repeats=5,
+                 small_epochs=200, scaling=(10_000, 100_000, 1_000_000)),
+}
+QUICK = dict(n=5_000, epochs=2, repeats=2, small_epochs=20, scaling=(10_000, 30_000))
+
+
+# ---------------------------------------------------------------------------- helpers
+def synchronize(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def clock(device):
+    synchronize(device)
+    return time.perf_counter()
+
+
+def make_data(n, d, seed=0):
+    """Gaussian features (float32) and a binary label from a noisy linear rule."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    w = rng.standard_normal(d, dtype=np.float32)
+    y = (X @ w + rng.standard_normal(n, dtype=np.float32) > 0).astype(np.int64)
+    return X, y
+
+
+def training_flops(n_rows, d, hidden, n_outputs=2):
+    """Multiply-add FLOPs of one epoch: forward and weight gradients of every layer,
+    input gradients of every layer but the first (its input needs none)."""
+    widths = [d, *hidden, n_outputs]
+    macs = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    return 2 * n_rows * (2 * sum(macs) + sum(macs[1:]))
+
+
+def matmul_gflops(device, size=2048, repeats=10):
+    """GFLOP/s of a large float32 matrix product: the machine's practical peak."""
+    a = torch.randn(size, size, device=device)
+    b = torch.randn(size, size, device=device)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        start = clock(device)
+        a @ b
+        times.append(clock(device) - start)
+    return 2 * size**3 / np.median(times) / 1e9
+
+
+def machine_description(device):
+    info = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "cpu cores": os.cpu_count(),
+        "torch threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+        if names:
+            info["processor"] = names[0]
+    except OSError:
+        pass
+    if torch.device(device).type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def quiet():
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message=".*Maximum iterations.*")
+
+
+# ---------------------------------------------------------------------------- contenders
+def fit_hand_written(X, y, hidden, batch_size, epochs, device):
+    """The reference: a plain PyTorch loop over the identical network and optimizer."""
+    start = clock(device)
+    torch.manual_seed(0)
+    n, d = X.shape
+    module = MLPModule(d, 2, list(hidden), "relu", [0.0] * len(hidden), False).to(device)
+    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
+    criterion = nn.CrossEntropyLoss()
+    X_t = torch.from_numpy(X).to(device)
+    y_t = torch.from_numpy(y).to(device)
+    module.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, device=device)
+        total = torch.zeros((), device=device)
+        for first in range(0, n, batch_size):
+            index = order[first : first + batch_size]
+            optimizer.zero_grad()
+            loss = criterion(module(X_t[index]), y_t[index])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(index)
+        float(total)
+    return clock(device) - start
+
+
+def skreg_model(hidden, batch_size, epochs, device, **params):
+    return RegularizedMLPClassifier(
+        hidden, batch_size=batch_size, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
+        learning_rate_init=LEARNING_RATE, random_state=0, device=device, **params,
+    )
+
+
+def fit_skreg(X, y, hidden, batch_size, epochs, device, **params):
+    model = skreg_model(hidden, batch_size, epochs, device, **params)
+    start = clock(device)
+    model.fit(X, y)
+    return clock(device) - start
+
+
+def fit_skorch_default(X, y, hidden, batch_size, epochs, device):
+    net = skorch.NeuralNetClassifier(
+        MLPModule, module__n_features=X.shape[1], module__n_outputs=2,
+        module__hidden_layer_sizes=list(hidden), module__activation="relu",
+        module__dropout=[0.0] * len(hidden), module__batch_norm=False,
+        criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=LEARNING_RATE,
+        batch_size=batch_size, max_epochs=epochs, train_split=None,
+        iterator_train__shuffle=True, verbose=0, device=device,
+    )
+    start = clock(device)
+    torch.manual_seed(0)
+    net.fit(X, y)
+    return clock(device) - start
+
+
+def fit_sklearn(X, y, hidden, batch_size, epochs, device):
+    model = MLPClassifier(
+        hidden, solver="adam", learning_rate_init=LEARNING_RATE, batch_size=batch_size,
+        max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, random_state=0,
+    )
+    start = time.perf_counter()
+    model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def contenders(device):
+    runs = {"hand-written loop": fit_hand_written, "skreg": fit_skreg}
+    runs["skorch default"] = fit_skorch_default
+    if torch.device(device).type == "cpu":
+        runs["sklearn MLPClassifier"] = fit_sklearn
+    return runs
+
+
+def interleaved_medians(runs, repeats, *args):
+    """Median seconds of each run, the runs interleaved, after one untimed warm-up each."""
+    for fn in runs.values():
+        fn(*args)
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            times[name].append(fn(*args))
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+# ---------------------------------------------------------------------------- sections
+def section_fit(name, X, y, hidden, batch_size, epochs, repeats, device, peak_gflops):
+    seconds = interleaved_medians(contenders(device), repeats, X, y, hidden, batch_size,
+                                  epochs, device)
+    flops = training_flops(X.shape[0], X.shape[1], hidden) * epochs
+    reference = seconds["hand-written loop"]
+    rows = []
+    for contender, s in seconds.items():
+        rows.append({
+            "section": name, "contender": contender, "rows": X.shape[0], "features": X.shape[1],
+            "hidden": "x".join(map(str, hidden)), "batch_size": batch_size, "epochs": epochs,
+            "ms_per_epoch": 1e3 * s / epochs, "ratio_to_hand_written": s / reference,
+            "gflops": flops / s / 1e9, "fraction_of_matmul_peak": flops / s / 1e9 / peak_gflops,
+        })
+    return rows
+
+
+def section_predict(X, y, hidden, batch_size, repeats, device):
+    """skreg's ``predict_proba`` against a raw eval-mode forward pass of the same module."""
+    model = skreg_model(hidden, batch_size, 1, device).fit(X, y)
+    module = model.net_.module_
+
+    def raw_forward():
+        start = clock(device)
+        module.eval()
+        with torch.inference_mode():
+            float(module(torch.from_numpy(X).to(device)).sum())
+        return clock(device) - start
+
+    def skreg_predict():
+        start = clock(device)
+        model.predict_proba(X)
+        return clock(device) - start
+
+    runs = {"raw eval forward": raw_forward, "skreg predict_proba": skreg_predict}
+    for fn in runs.values():
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            times[name].append(fn())
+    seconds = {name: float(np.median(t)) for name, t in times.items()}
+    return [{
+        "section": "predict", "contender": name, "rows": X.shape[0], "features": X.shape[1],
+        "hidden": "x".join(map(str, hidden)), "ms": 1e3 * s,
+        "ratio_to_raw_forward": s / seconds["raw eval forward"],
+    } for name, s in seconds.items()]
+
+
+def scaling_child(n, d, hidden, batch_size, epochs, device):
+    """Run in a fresh process: fit skreg on n rows, report time per epoch and peak memory."""
+    quiet()
+    X32, y = make_data(n, d, seed=1)
+    X = X32.astype(np.float64)
+    del X32
+    model = skreg_model(hidden, batch_size, epochs, device)
+    model.fit(X[:1000], y[:1000])  # first-call costs (imports, allocator) out of the way
+    model.set_params(max_iter=epochs)
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    rss_before = status("VmRSS:")
+    start = clock(device)
+    model.fit(X, y)
+    seconds = clock(device) - start
+    peak = status("VmHWM:") - rss_before
+    params = sum(p.numel() for p in model.net_.module_.parameters())
+    data32 = n * d * 4 + n * 8
+    print(json.dumps({
+        "section": "scaling", "contender": "skreg", "rows": n, "features": d,
+        "hidden": "x".join(map(str, hidden)), "batch_size": batch_size, "epochs": epochs,
+        "ms_per_epoch": 1e3 * seconds / epochs, "us_per_1000_rows": 1e6 * seconds / epochs / n * 1000,
+        "peak_fit_memory_mb": peak / 2**20, "float32_data_mb": data32 / 2**20,
+        "model_mb": params * 4 / 2**20,
+        "peak_over_2x_data_plus_model": peak / (2 * data32 + params * 4),
+    }))
+
+
+def section_scaling(sizes, d, hidden, batch_size, device):
+    rows = []
+    for n in sizes:
+        epochs = int(np.clip(300_000 // n, 1, 5))
+        command = [sys.executable, __file__, "--scaling-child", str(n), str(epochs),
+                   "--device", device, "--threads", str(torch.get_num_threads())]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+            str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
+        out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(f"  scaling n={n:>9,d}: {rows[-1]['ms_per_epoch']:9.1f} ms/epoch, "
+              f"peak {rows[-1]['peak_fit_memory_mb']:7.1f} MB", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------- report
+def markdown_report(settings, info, peak_gflops, load_before, load_after, frames, device):
+    lines = [f"# skreg speed benchmark ({device})", "",
+             f"Command: `PYTHONPATH=. python benchmarks/speed.py {' '.join(sys.argv[1:])}`", "",
+             f"Date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}", "",
+             "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in info.items()]
+    lines += [f"- load average (1, 5, 15 min) before: {load_before}, after: {load_after}",
+              f"- large float32 matrix product: {peak_gflops:.1f} GFLOP/s", "",
+              "## Settings", ""]
+    lines += [f"- {k}: {v}" for k, v in settings.items()]
+    lines += ["- timings: median of `repeats` interleaved runs after a warm-up; "
+              "ms per epoch = fit time / epochs (fixed cost per fit included)",
+              "- GFLOP/s: multiply-add FLOPs of the forward and backward passes "
+              "(see `training_flops`) per second of fit", ""]
+    for title, frame in frames.items():
+        lines += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".3g"), ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--quick", action="store_true", help="small smoke run (~1 minute)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch and BLAS (default: torch's default)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--scaling-child", nargs=2, type=int, metavar=("ROWS", "EPOCHS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    settings = dict(SETTINGS[args.device], **(QUICK if args.quick else {}))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    if args.scaling_child:
+        rows, epochs = args.scaling_child
+        scaling_child(rows, settings["d"], settings["hidden"], settings["batches"][-1], epochs,
+                      args.device)
+        return
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda was requested, but CUDA is not available here.")
+    quiet()
+    device = args.device
+    info = machine_description(device)
+    load_before = tuple(round(x, 2) for x in os.getloadavg())
+    peak_gflops = matmul_gflops(device)
+    print(f"large matmul: {peak_gflops:.1f} GFLOP/s; load average {load_before}", flush=True)
+    frames = {}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"speed-{device}" + ("-quick" if args.quick else "")
+
+    def save():
+        """Write what has been measured so far, so that an interrupted run leaves its data."""
+        load_now = tuple(round(x, 2) for x in os.getloadavg())
+        table = pd.concat(frames.values(), ignore_index=True)
+        table["load_before"] = str(load_before)
+        table["load_after"] = str(load_now)
+        table.to_csv(args.out / f"{stem}.csv", index=False)
+        report = markdown_report(settings, info, peak_gflops, load_before, load_now, frames, device)
+        (args.out / f"{stem}.md").write_text(report)
+        return load_now
+
+    X, y = make_data(settings["n"], settings["d"])
+    rows = []
+    for batch_size in settings["batches"]:
+        rows += section_fit("large", X, y, settings["hidden"], batch_size, settings["epochs"],
+                            settings["repeats"], device, peak_gflops)
+    frames["Fit, large data"] = pd.DataFrame(rows)
+    print(frames["Fit, large data"].to_string(index=False), flush=True)
+    save()
+
+    frames["Predict, large data"] = pd.DataFrame(section_predict(
+        X, y, settings["hidden"], settings["batches"][-1], settings["repeats"], device))
+    print(frames["Predict, large data"].to_string(index=False), flush=True)
+    save()
+
+    Xs, ys = load_breast_cancer(return_X_y=True)
+    Xs = StandardScaler().fit_transform(Xs).astype(np.float32)
+    frames["Fit, small data (breast_cancer)"] = pd.DataFrame(section_fit(
+        "small", Xs, ys, (256, 256), 256, settings["small_epochs"], settings["repeats"], device,
+        peak_gflops))
+    print(frames["Fit, small data (breast_cancer)"].to_string(index=False), flush=True)
+    save()
+
+    if not args.no_scaling:
+        frames["Scaling (skreg)"] = pd.DataFrame(section_scaling(
+            settings["scaling"], settings["d"], settings["hidden"], settings["batches"][-1], device))
+        print(frames["Scaling (skreg)"].to_string(index=False), flush=True)
+
+    load_after = save()
+    print(f"\nload average after: {load_after}; wrote {args.out / stem}.csv and .md")
+
+
+if __name__ == "__main__":
+    main()
