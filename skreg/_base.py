@@ -97,6 +97,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "mc_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
         "callbacks": [list, tuple, None],
+        "cuda_graph": ["boolean"],
     }
 
     @abstractmethod
@@ -129,6 +130,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         mc_samples=50,
         device="cpu",
         callbacks=None,
+        cuda_graph=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -156,6 +158,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.mc_samples = mc_samples
         self.device = device
         self.callbacks = callbacks
+        self.cuda_graph = cuda_graph
 
     # ------------------------------------------------------------------ task hooks
     @abstractmethod
@@ -267,6 +270,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
             optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
             optimizer_params = {}
+        if self.cuda_graph:
+            optimizer_params["optimizer__capturable"] = True
         quiet = {} if self.verbose else {"callbacks__print_log": None}
         return RegularizedNet(
             module=MLPModule,
@@ -296,6 +301,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             l2=self.l2,
             weight_decay=self.weight_decay,
             augmentation=augmentation,
+            cuda_graph=self.cuda_graph,
             **optimizer_params,
             **quiet,
         )
@@ -319,6 +325,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             counts = np.bincount(target) if self._is_classifier else None
             check_validation_split(X.shape[0], self.validation_fraction, counts)
         device = resolve_device(self.device)
+        if self.cuda_graph and (device.type != "cuda" or self.solver != "adam"):
+            raise ValueError(
+                "cuda_graph=True captures the training step in a CUDA graph: it needs "
+                f"device='cuda' and solver='adam', got device={self.device!r} and "
+                f"solver={self.solver!r}."
+            )
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

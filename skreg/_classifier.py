@@ -103,6 +103,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         mc_samples=50,
         device="cpu",
         callbacks=None,
+        cuda_graph=False,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -131,6 +132,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             mc_samples=mc_samples,
             device=device,
             callbacks=callbacks,
+            cuda_graph=cuda_graph,
         )
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight

@@ -3,12 +3,13 @@
 from skorch import NeuralNet
 
 from ._augment import AugmentedIterator
+from ._captured import CapturedStepMixin
 from ._loop import LeanLoopMixin
 from ._penalty import is_penalized, penalized_weights, weight_penalty
 from ._weights import split_target
 
 
-class RegularizedNet(LeanLoopMixin, NeuralNet):
+class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
     """A :class:`skorch.NeuralNet` whose training loss carries the L1/L2 weight penalty.
 
     The criterion must return one loss per row (``reduction="none"``): the net
@@ -30,16 +31,24 @@ class RegularizedNet(LeanLoopMixin, NeuralNet):
     augmentation : callable or None, default=None
         ``augmentation(X, y) -> (X, y)`` applied to every training batch (never
         to validation batches), e.g. :class:`skreg._augment.BatchAugmentation`.
+    cuda_graph : bool, default=False
+        Train through a step captured in a CUDA graph, see
+        :class:`skreg._captured.CapturedStepMixin`. On a CPU device the same
+        static-buffer step runs eagerly.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
-    def __init__(self, *args, l1=0.0, l2=0.0, weight_decay=0.0, augmentation=None, **kwargs):
+    def __init__(
+        self, *args, l1=0.0, l2=0.0, weight_decay=0.0, augmentation=None, cuda_graph=False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.l1 = l1
         self.l2 = l2
         self.weight_decay = weight_decay
         self.augmentation = augmentation
+        self.cuda_graph = cuda_graph
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, sample_weight = split_target(y_true)

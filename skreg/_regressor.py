@@ -94,6 +94,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         mc_samples=50,
         device="cpu",
         callbacks=None,
+        cuda_graph=False,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -122,6 +123,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             mc_samples=mc_samples,
             device=device,
             callbacks=callbacks,
+            cuda_graph=cuda_graph,
         )
 
     def fit(self, X, y, sample_weight=None):

@@ -26,3 +26,29 @@ def test_l2_gradient_equals_sgd_weight_decay():
     w = torch.randn(3, 4, requires_grad=True)
     weight_penalty([w], 0.0, 0.3).backward()
     torch.testing.assert_close(w.grad, 0.3 * w.detach())
+
+
+@pytest.mark.parametrize("l1, l2", [(0.1, 0.0), (0.0, 0.3), (0.02, 0.05)])
+def test_vectorized_penalty_matches_the_term_by_term_reference(l1, l2):
+    torch.manual_seed(0)
+    weights = [torch.randn(7, 3), torch.randn(5, 7), torch.randn(1, 5)]
+    weights[1][2, 3] = 0.0  # the L1 gradient at an exact zero is 0, as torch's abs
+    fast = [w.clone().requires_grad_() for w in weights]
+    reference = [w.clone().requires_grad_() for w in weights]
+    value = weight_penalty(fast, l1, l2)
+    expected = l1 * sum(w.abs().sum() for w in reference) + 0.5 * l2 * sum(
+        (w * w).sum() for w in reference
+    )
+    (3.0 * value).backward()
+    (3.0 * expected).backward()
+    torch.testing.assert_close(value, expected)
+    for w_fast, w_reference in zip(fast, reference):
+        torch.testing.assert_close(w_fast.grad, w_reference.grad)
+
+
+def test_penalty_gradient_adds_to_the_data_gradient():
+    w = torch.randn(4, 4, requires_grad=True)
+    x = torch.randn(4)
+    ((w @ x).sum() + weight_penalty([w], 0.1, 0.2)).backward()
+    expected = x.expand(4, 4) + 0.1 * w.detach().sign() + 0.2 * w.detach()
+    torch.testing.assert_close(w.grad, expected)

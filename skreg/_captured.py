@@ -1,0 +1,178 @@
+"""An opt-in training step captured once in a CUDA graph and replayed for every batch.
+
+On a GPU, a small network's eager step is bound by kernel launches: the
+Python side issues forward, backward and optimizer kernels one by one, and the
+GPU waits for it. A CUDA graph records the whole step (forward, loss with
+penalty, backward and the Adam update) once and replays it with a single
+launch. The batch is gathered into static buffers before each replay, so
+skorch's callbacks still receive every batch; the per-batch losses are
+collected on the device and written to the history with one read per epoch.
+
+What the captured step cannot honour is refused with a clear error:
+``on_grad_computed`` callbacks (gradients never reach Python between backward
+and the update) and optimizers other than Adam (whose ``capturable=True``
+keeps its step count on the device).
+"""
+
+import torch
+from torch.optim import Adam
+
+from ._loop import defines_hook
+
+# Eager steps run before capture: they create the optimizer's state and let
+# cuBLAS and the caching allocator set up their workspaces outside the graph.
+# They are ordinary training steps on the first batches of the first epoch.
+WARMUP_STEPS = 3
+
+
+class CapturedTrainer:
+    """Run the training batches of one fit through a captured step.
+
+    Parameters
+    ----------
+    net : skreg._net.RegularizedNet
+        An initialized net whose module, criterion and optimizer are used.
+    iterator : skreg._data.TensorBatchIterator
+        The training iterator; its tensors must be on the net's device.
+    capture : bool
+        Record and replay a CUDA graph. Without it the same static-buffer step
+        runs eagerly, which lets the bookkeeping be checked on a CPU.
+    """
+
+    def __init__(self, net, iterator, capture):
+        if not isinstance(net.optimizer_, Adam):
+            raise ValueError("cuda_graph=True supports solver='adam' only.")
+        listeners = [name for name, cb in net.callbacks_ if defines_hook(cb, "on_grad_computed")]
+        if listeners:
+            raise ValueError(
+                f"cuda_graph=True cannot call on_grad_computed (callbacks {listeners}): "
+                "the captured step updates the weights without returning to Python."
+            )
+        X, y = iterator.X, iterator.y
+        device = torch.device(net.device)
+        if X.device.type != device.type:
+            raise ValueError(
+                "cuda_graph=True needs the training data on the device, but it does not fit "
+                "there; use cuda_graph=False."
+            )
+        self.net, self.iterator, self.capture = net, iterator, capture
+        self.X, self.y = X, y
+        size = iterator.batch_size
+        self.static_X = X.new_empty((size, *X.shape[1:]))
+        self.static_y = y.new_empty((size, *y.shape[1:]))
+        self.graph = None
+        self.static_loss = self.static_y_pred = None
+        self.warmup_left = WARMUP_STEPS if capture else 0
+        if capture:
+            # A learning rate held in a tensor is read by the graph at every
+            # replay, so skorch's LR schedulers (which fill_ it) keep working.
+            for group in net.optimizer_.param_groups:
+                if not isinstance(group["lr"], torch.Tensor):
+                    group["lr"] = torch.tensor(float(group["lr"]), device=device)
+
+    def matches(self, net, iterator):
+        """Whether this trainer still belongs to ``net``'s module, optimizer and ``iterator``."""
+        return (
+            self.iterator is iterator
+            and self.net.module_ is net.module_
+            and self.net.optimizer_ is net.optimizer_
+        )
+
+    def _forward_backward(self, X_batch, y_batch):
+        net = self.net
+        y_pred = net.infer(X_batch)
+        loss = net.get_loss(y_pred, y_batch, X=X_batch, training=True)
+        loss.backward()
+        net.optimizer_.step()
+        return y_pred, loss
+
+    def _eager_step(self, X_batch, y_batch):
+        # Once captured, the graph owns the gradient tensors: zero them in place
+        # (backward then accumulates into them) instead of replacing them.
+        self.net.optimizer_.zero_grad(set_to_none=self.graph is None)
+        y_pred, loss = self._forward_backward(X_batch, y_batch)
+        return y_pred.detach(), loss.detach()
+
+    def _record(self):
+        self.net.optimizer_.zero_grad(set_to_none=True)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.static_y_pred, self.static_loss = self._forward_backward(
+                self.static_X, self.static_y
+            )
+
+    def _static_step(self):
+        if not self.capture:
+            return self._eager_step(self.static_X, self.static_y)
+        if self.warmup_left:
+            self.warmup_left -= 1
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                result = self._eager_step(self.static_X, self.static_y)
+            torch.cuda.current_stream().wait_stream(stream)
+            return result
+        if self.graph is None:
+            self._record()
+        self.graph.replay()
+        return self.static_y_pred, self.static_loss
+
+    def run_epoch(self, prefix="train"):
+        """One pass over the training data; writes the same history entries as skorch's loop."""
+        net, iterator = self.net, self.iterator
+        net._set_training(True)
+        bounds = list(iterator._bounds())
+        n = len(self.X)
+        if iterator.shuffle:
+            order = torch.randperm(n, device=self.X.device)
+        else:
+            order = torch.arange(n, device=self.X.device)
+        losses = torch.empty(len(bounds), device=self.X.device)
+        for i, (start, stop) in enumerate(bounds):
+            index = order[start:stop]
+            if stop - start == len(self.static_X):
+                torch.index_select(self.X, 0, index, out=self.static_X)
+                torch.index_select(self.y, 0, index, out=self.static_y)
+                batch = (self.static_X, self.static_y)
+                net.notify("on_batch_begin", batch=batch, training=True)
+                y_pred, loss = self._static_step()
+            else:  # a batch of another size (the last one) runs eagerly
+                batch = (self.X[index], self.y[index])
+                net.notify("on_batch_begin", batch=batch, training=True)
+                y_pred, loss = self._eager_step(*batch)
+            losses[i].copy_(loss)
+            net.notify("on_batch_end", batch=batch, training=True, loss=loss, y_pred=y_pred)
+        rows = net.history[-1]["batches"][-len(bounds):]
+        for row, value, (start, stop) in zip(rows, losses.tolist(), bounds):
+            row[prefix + "_loss"] = value
+            row[prefix + "_batch_size"] = stop - start
+        net.history.record(prefix + "_batch_count", len(bounds))
+
+
+class CapturedStepMixin:
+    """Route the training pass of a net with ``cuda_graph=True`` through :class:`CapturedTrainer`.
+
+    Per-batch history entries of the training pass are written at the end of
+    the pass (one device read per epoch); ``on_batch_end`` receives the loss as
+    a device tensor, and the tensors it receives are overwritten by the next step.
+    """
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        if not (training and self.cuda_graph and iterator is not None):
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        if fit_params:
+            raise ValueError("cuda_graph=True does not take fit parameters.")
+        trainer = self.__dict__.get("_captured_trainer")
+        if trainer is None or not trainer.matches(self, iterator):
+            capture = torch.device(self.device).type == "cuda"
+            trainer = CapturedTrainer(self, iterator, capture=capture)
+            # Bypass skorch's __setattr__, which treats new attributes as parameters.
+            self.__dict__["_captured_trainer"] = trainer
+        trainer.run_epoch(prefix)
+        return None
+
+    def on_train_end(self, net, **kwargs):
+        # The graph and its buffers belong to one fit; dropping them frees their
+        # memory and keeps the net picklable.
+        self.__dict__.pop("_captured_trainer", None)
+        return super().on_train_end(net, **kwargs)

@@ -1,0 +1,124 @@
+"""The captured training step: its bookkeeping (checked eagerly on the CPU) and, with CUDA, the graph."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback
+from torch import nn
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._data import TensorBatchIterator, TensorPairDataset
+from skreg._module import MLPModule
+from skreg._net import RegularizedNet
+
+
+class CountBatches(Callback):
+    def initialize(self):
+        self.sizes_ = []
+        return self
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.sizes_.append(len(batch[0]))
+
+
+class ClipsGradients(Callback):
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        pass
+
+
+def make_net(cuda_graph, device="cpu", **overrides):
+    params = dict(
+        module=MLPModule, module__n_features=5, module__n_outputs=3,
+        module__hidden_layer_sizes=[16, 8], module__activation="tanh",
+        module__dropout=[0.0, 0.0], module__batch_norm=True, criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam, lr=0.01, max_epochs=4, batch_size=16,
+        dataset=TensorPairDataset, iterator_train=TensorBatchIterator,
+        iterator_train__shuffle=True, iterator_train__merge_single_row_tail=True,
+        iterator_valid=TensorBatchIterator, train_split=None, verbose=0, device=device,
+        l1=1e-3, l2=1e-2, cuda_graph=cuda_graph, callbacks=[("count", CountBatches())],
+    )
+    return RegularizedNet(**{**params, **overrides})
+
+
+def data(n=90, device="cpu"):
+    rng = np.random.RandomState(0)
+    X = torch.from_numpy(rng.normal(size=(n, 5)).astype(np.float32))
+    y = torch.from_numpy((rng.randint(0, 3, n)).astype(np.int64))
+    return X.to(device), y.to(device)
+
+
+def fit_both(device="cpu", **overrides):
+    X, y = data(device=device)
+    nets = []
+    for cuda_graph in (False, True):
+        torch.manual_seed(0)
+        nets.append(make_net(cuda_graph, device=device, **overrides).fit(X, y))
+    return nets
+
+
+def test_static_step_trains_like_the_eager_loop():
+    eager, static = fit_both()
+    for key, value in eager.module_.state_dict().items():
+        torch.testing.assert_close(static.module_.state_dict()[key], value)
+    # 90 rows in batches of 16: five full batches, then a last one of 10 that runs eagerly.
+    assert dict(static.callbacks_)["count"].sizes_ == [16, 16, 16, 16, 16, 10] * 4
+    for key in ("train_loss", "train_batch_count"):
+        np.testing.assert_allclose(static.history[:, key], eager.history[:, key], rtol=1e-5)
+    np.testing.assert_allclose(
+        static.history[:, "batches", :, "train_loss"],
+        eager.history[:, "batches", :, "train_loss"], rtol=1e-5,
+    )
+    assert static.history[:, "batches", :, "train_batch_size"] == (
+        eager.history[:, "batches", :, "train_batch_size"]
+    )
+
+
+def test_fitted_net_keeps_no_captured_state_and_pickles():
+    _, static = fit_both()
+    assert "_captured_trainer" not in static.__dict__
+    restored = pickle.loads(pickle.dumps(static))
+    X, _ = data()
+    np.testing.assert_allclose(restored.predict_proba(X), static.predict_proba(X))
+
+
+def test_on_grad_computed_callbacks_and_sgd_are_refused():
+    X, y = data()
+    with pytest.raises(ValueError, match="on_grad_computed"):
+        make_net(True, callbacks=[ClipsGradients()]).fit(X, y)
+    with pytest.raises(ValueError, match="adam"):
+        make_net(True, optimizer=torch.optim.SGD).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [{"device": "cpu"}, {"solver": "sgd"}])
+def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    if torch.cuda.is_available():
+        params = {"device": "cuda", **params}
+    with pytest.raises(ValueError, match="cuda_graph=True"):
+        RegularizedMLPRegressor(cuda_graph=True, **params).fit(X, X[:, 0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_captured_step_matches_the_eager_step_on_the_gpu():
+    eager, captured = fit_both(device="cuda")
+    for key, value in eager.module_.state_dict().items():
+        torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        captured.history[:, "train_loss"], eager.history[:, "train_loss"], rtol=1e-4
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_estimator_with_cuda_graph_predicts_like_the_eager_one(cancer):
+    X, y = cancer
+    params = dict(hidden_layer_sizes=(64, 64), batch_size=64, max_iter=5, l2=1e-3,
+                  early_stopping=True, device="cuda", random_state=0)
+    eager = RegularizedMLPClassifier(**params).fit(X, y)
+    captured = RegularizedMLPClassifier(cuda_graph=True, **params).fit(X, y)
+    np.testing.assert_allclose(
+        captured.predict_proba(X), eager.predict_proba(X), rtol=1e-4, atol=1e-5
+    )
+    assert captured.validation_scores_ == pytest.approx(eager.validation_scores_, abs=1e-3)
