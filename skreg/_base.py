@@ -58,6 +58,20 @@ def resolve_device(device):
     return resolved
 
 
+def seed_torch(seed, device):
+    """Seed the generators a fit on ``device`` draws from.
+
+    ``torch.manual_seed`` also seeds every other backend; where CUDA is not
+    initialized it queues that seeding (with a captured stack trace) on each
+    call, which costs more than a small fit's setup and accumulates over a
+    grid search.
+    """
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)
+
+
 def writable_tensor(array, device):
     """Torch tensor on ``device`` sharing memory with ``array`` where possible, never writing to it."""
     if not array.flags.writeable:
@@ -343,7 +357,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         # Fitting uses torch's global generator (weight init, dropout, permutations);
         # forking keeps the caller's random state as it was.
         with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+            seed_torch(seed, device)
             # One copy to the device per fit when the data fits there (else batches
             # are copied one at a time, see TensorBatchIterator; weighted targets
             # always go to the device).
