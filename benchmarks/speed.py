@@ -7,6 +7,7 @@ Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
   ``randperm`` per epoch, batches gathered by index, the loss summed on the
   device and read once per epoch.
 * ``skreg``: ``RegularizedMLPClassifier`` (training through skorch).
+* ``skreg l1+l2``: the same with ``l1=1e-5, l2=1e-4``, which shows the cost of the penalty.
 * ``skorch default``: ``skorch.NeuralNetClassifier`` with its default data path.
 * ``sklearn MLPClassifier`` (CPU only).
 
@@ -210,7 +211,11 @@ def fit_sklearn(X, y, hidden, batch_size, epochs, device):
 
 
 def contenders(device):
-    runs = {"hand-written loop": fit_hand_written, "skreg": fit_skreg}
+    runs = {
+        "hand-written loop": fit_hand_written,
+        "skreg": fit_skreg,
+        "skreg l1+l2": lambda *a: fit_skreg(*a, l1=1e-5, l2=1e-4),
+    }
     runs["skorch default"] = fit_skorch_default
     if torch.device(device).type == "cpu":
         runs["sklearn MLPClassifier"] = fit_sklearn
