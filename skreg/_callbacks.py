@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, LRScheduler, PassthroughScoring
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, ReduceLROnPlateau
 
 from ._weights import split_target
@@ -174,3 +174,33 @@ def learning_rate_scheduler(schedule, max_iter, tol, monitor):
     raise ValueError(
         f"learning_rate must be one of {LEARNING_RATE_SCHEDULES}, got {schedule!r}."
     )
+
+
+class BatchLossAverage(PassthroughScoring):
+    """skorch's :class:`~skorch.callbacks.PassthroughScoring` for the epoch's losses, made cheap.
+
+    It records the same ``<name>`` and ``<name>_best`` entries, the
+    batch-size-weighted mean of the batch values, but reads the epoch's batch
+    rows directly: skorch's tuple indexing of the history, its ``KeyError``
+    when there is no validation data and ``np.average`` cost about 100
+    microseconds per epoch, as much as a whole step of a small network.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        size_key = "train_batch_size" if self.on_train else "valid_batch_size"
+        total = weight = 0.0
+        seen = False
+        for row in net.history[-1]["batches"]:
+            if self.name in row and size_key in row:
+                total += row[self.name] * row[size_key]
+                weight += row[size_key]
+                seen = True
+        if not seen:  # e.g. no validation data
+            return
+        score_avg = total / weight
+        is_best = self._is_best_score(score_avg)
+        if is_best:
+            self.best_score_ = score_avg
+        net.history.record(self.name, score_avg)
+        if is_best is not None:
+            net.history.record(self.name + "_best", bool(is_best))

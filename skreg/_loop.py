@@ -11,6 +11,8 @@ every callback that defines them) and only skip work that has no effect.
 import torch
 from skorch.callbacks import Callback
 
+from ._callbacks import BatchLossAverage
+
 # Hooks that skorch fires once or more per batch; the other hooks fire at most
 # once per epoch, where skipping no-op calls would gain nothing.
 BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
@@ -24,6 +26,14 @@ def defines_hook(callback, name):
 
 class LeanLoopMixin:
     """Mixin for a :class:`skorch.NeuralNet` fed by :class:`skreg._data.TensorBatchIterator`."""
+
+    def get_default_callbacks(self):
+        """skorch's defaults, with the epoch loss averages computed by :class:`BatchLossAverage`."""
+        lean = {
+            "train_loss": BatchLossAverage(name="train_loss", on_train=True),
+            "valid_loss": BatchLossAverage(name="valid_loss"),
+        }
+        return [(name, lean.get(name, cb)) for name, cb in super().get_default_callbacks()]
 
     def _batch_listeners(self, name):
         """Callbacks that define the batch hook ``name``, cached per ``callbacks_`` list."""

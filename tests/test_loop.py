@@ -72,11 +72,22 @@ def test_same_weights_and_history_as_skorchs_own_loop():
     stock = NeuralNet(**net_params()).fit(X, y)
     for key, value in stock.module_.state_dict().items():
         torch.testing.assert_close(lean.module_.state_dict()[key], value, rtol=0, atol=0)
-    keys = ["epoch", "train_loss", "train_batch_count"]
-    assert lean.history[:, keys] == stock.history[:, keys]
+    keys = ["epoch", "train_loss", "train_loss_best", "valid_loss", "valid_loss_best",
+            "train_batch_count", "valid_batch_count"]
+    np.testing.assert_allclose(
+        np.array(lean.history[:, keys], dtype=float),
+        np.array(stock.history[:, keys], dtype=float), rtol=1e-12,
+    )
     assert lean.history[:, "batches", :, "train_batch_size"] == (
         stock.history[:, "batches", :, "train_batch_size"]
     )
+
+
+def test_without_validation_data_no_valid_loss_is_recorded():
+    X, y = data()
+    net = RegularizedNet(**net_params(train_split=None)).fit(X, y)
+    assert all("valid_loss" not in epoch for epoch in net.history)
+    assert net.history[:, "train_loss_best"][0] is True
 
 
 def test_batch_hooks_reach_the_callbacks_that_define_them():
