@@ -8,6 +8,7 @@ Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
   device and read once per epoch.
 * ``skreg``: ``RegularizedMLPClassifier`` (training through skorch).
 * ``skreg l1+l2``: the same with ``l1=1e-5, l2=1e-4``, which shows the cost of the penalty.
+* ``skreg cuda_graph`` (``--device cuda`` only): skreg with ``cuda_graph=True``.
 * ``skorch default``: ``skorch.NeuralNetClassifier`` with its default data path.
 * ``sklearn MLPClassifier`` (CPU only).
 
@@ -216,6 +217,8 @@ def contenders(device):
         "skreg": fit_skreg,
         "skreg l1+l2": lambda *a: fit_skreg(*a, l1=1e-5, l2=1e-4),
     }
+    if torch.device(device).type == "cuda":
+        runs["skreg cuda_graph"] = lambda *a: fit_skreg(*a, cuda_graph=True)
     runs["skorch default"] = fit_skorch_default
     if torch.device(device).type == "cpu":
         runs["sklearn MLPClassifier"] = fit_sklearn
