@@ -35,7 +35,7 @@ compare ratios from the same run.
 
 Run: ``PYTHONPATH=. python benchmarks/speed.py`` (``--quick`` for a smoke run,
 ``--device cuda`` on a GPU: n=500,000, d=64, 2x512, batches 256 and 1024).
-Results go to ``benchmarks/results/speed-<device>[-quick].{csv,md}``.
+Results go to ``benchmarks/results/speed-<device>[-<N>thread][-quick].{csv,md}``.
 """
 
 import argparse
@@ -383,7 +383,8 @@ def main():
     print(f"large matmul: {peak_gflops:.1f} GFLOP/s; load average {load_before}", flush=True)
     frames = {}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"speed-{device}" + ("-quick" if args.quick else "")
+    stem = f"speed-{device}" + (f"-{args.threads}thread" if args.threads else "")
+    stem += "-quick" if args.quick else ""
 
     def save():
         """Write what has been measured so far, so that an interrupted run leaves its data."""

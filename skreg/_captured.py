@@ -48,6 +48,11 @@ class CapturedTrainer:
                 f"cuda_graph=True cannot call on_grad_computed (callbacks {listeners}): "
                 "the captured step updates the weights without returning to Python."
             )
+        if not hasattr(iterator, "X"):
+            raise ValueError(
+                "cuda_graph=True cannot be combined with batch augmentation "
+                "(input_noise, mixup_alpha): the captured step trains on the stored rows."
+            )
         X, y = iterator.X, iterator.y
         device = torch.device(net.device)
         if X.device.type != device.type:

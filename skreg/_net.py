@@ -1,11 +1,18 @@
 """The skorch net that trains a skreg module: skorch's loop, skreg's loss and data path."""
 
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 
 from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
 from ._loop import LeanLoopMixin
-from ._penalty import is_penalized, penalized_weights, weight_penalty
+from ._penalty import (
+    add_penalty_gradient_,
+    is_penalized,
+    penalized_weights,
+    penalty_value,
+    weight_penalty,
+)
 from ._weights import split_target
 
 
@@ -78,3 +85,25 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
                 groups.append({"params": others, "weight_decay": 0.0})
             args = (groups,)
         return args, kwargs
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step, with the penalty's gradient added in place after backward.
+
+        ``get_loss(training=True)`` is differentiable through the penalty, but
+        backpropagating through it costs about twice the passes over the weights
+        of adding ``l1 * sign(w) + l2 * w`` to their gradients directly. The
+        step therefore backpropagates the data loss (``get_loss`` with
+        ``training=False``), adds the penalty's gradient before
+        ``on_grad_computed`` runs, and reports the same penalized loss.
+        """
+        if not (self.l1 or self.l2):
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        data_loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        data_loss.backward()
+        weights = penalized_weights(self.module_)
+        add_penalty_gradient_(weights, self.l1, self.l2)
+        loss = data_loss.detach() + penalty_value(weights, self.l1, self.l2)
+        return {"loss": loss, "y_pred": y_pred}

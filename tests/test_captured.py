@@ -60,7 +60,10 @@ def fit_both(device="cpu", **overrides):
 
 
 def test_static_step_trains_like_the_eager_loop():
-    eager, static = fit_both()
+    # Without batch norm: the bias of a layer followed by batch norm has a zero
+    # gradient up to rounding, which Adam scales up to full steps, so its value
+    # depends on the order of floating-point additions.
+    eager, static = fit_both(module__batch_norm=False)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(static.module_.state_dict()[key], value)
     # 90 rows in batches of 16: five full batches, then a last one of 10 that runs eagerly.
@@ -103,7 +106,7 @@ def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_captured_step_matches_the_eager_step_on_the_gpu():
-    eager, captured = fit_both(device="cuda")
+    eager, captured = fit_both(device="cuda", module__batch_norm=False)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(
