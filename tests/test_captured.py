@@ -1,4 +1,4 @@
-"""The captured training step: its bookkeeping (checked eagerly on the CPU) and, with CUDA, the graph."""
+"""The captured training step: its bookkeeping (checked eagerly on a CPU) and its CUDA graph."""
 
 import pickle
 

@@ -122,7 +122,8 @@ def test_every_training_step_runs_in_training_mode_even_after_a_callback_switche
             net.module_.eval()
 
     X, y = data(40)
-    RegularizedNet(**net_params(max_epochs=2, train_split=None), callbacks=[SwitchToEval()]).fit(X, y)
+    net = RegularizedNet(**net_params(max_epochs=2, train_split=None), callbacks=[SwitchToEval()])
+    net.fit(X, y)
     assert modes == [True] * 6
 
 
