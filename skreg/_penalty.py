@@ -37,6 +37,10 @@ def add_penalty_gradient_(weights, l1, l2):
     :func:`weight_penalty`, which allocates the penalty's gradients and then
     sums them with the data gradients.
     """
+    # A frozen weight (requires_grad=False) gets no gradient, as through autograd.
+    weights = [w for w in weights if w.grad is not None]
+    if not weights:
+        return
     with torch.no_grad():
         grads = [w.grad for w in weights]
         if l2:

@@ -2,7 +2,12 @@ import pytest
 import torch
 
 from skreg._module import MLPModule
-from skreg._penalty import penalized_weights, weight_penalty
+from skreg._penalty import (
+    add_penalty_gradient_,
+    penalized_weights,
+    penalty_value,
+    weight_penalty,
+)
 
 
 def test_only_weight_matrices_are_penalized():
@@ -52,3 +57,18 @@ def test_penalty_gradient_adds_to_the_data_gradient():
     ((w @ x).sum() + weight_penalty([w], 0.1, 0.2)).backward()
     expected = x.expand(4, 4) + 0.1 * w.detach().sign() + 0.2 * w.detach()
     torch.testing.assert_close(w.grad, expected)
+
+
+def test_in_place_penalty_gradient_skips_frozen_weights_and_matches_autograd():
+    torch.manual_seed(0)
+    frozen, trained = torch.randn(3, 2), torch.randn(2, 4, requires_grad=True)
+    trained.grad = torch.ones_like(trained)
+    add_penalty_gradient_([frozen, trained], 0.1, 0.2)
+    reference = trained.detach().clone().requires_grad_()
+    weight_penalty([reference], 0.1, 0.2).backward()
+    torch.testing.assert_close(trained.grad, 1 + reference.grad)
+    assert frozen.grad is None
+    expected = 0.1 * (frozen.abs().sum() + trained.abs().sum()) + 0.1 * (
+        (frozen**2).sum() + (trained**2).sum()
+    )
+    torch.testing.assert_close(penalty_value([frozen, trained], 0.1, 0.2), expected.detach())
