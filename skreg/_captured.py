@@ -54,6 +54,8 @@ class CapturedTrainer:
                 "(input_noise, mixup_alpha): the captured step trains on the stored rows."
             )
         X, y = iterator.X, iterator.y
+        if not isinstance(y, torch.Tensor):
+            raise ValueError("cuda_graph=True does not support sample or class weights.")
         device = torch.device(net.device)
         if X.device.type != device.type:
             raise ValueError(
