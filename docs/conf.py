@@ -26,7 +26,7 @@ warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 project = "skreg"
 author = "The skreg developers"
-copyright = "The skreg developers, BSD-3-Clause"
+copyright = "the skreg developers (BSD-3-Clause license)"
 version = release = skreg.__version__
 
 extensions = [
@@ -88,6 +88,8 @@ html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "navigation_with_keys": False,
+    # The gallery's code lines need the width of the "on this page" column.
+    "secondary_sidebar_items": {"auto_examples/*": []},
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }

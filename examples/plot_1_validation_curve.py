@@ -53,7 +53,8 @@ display = ValidationCurveDisplay.from_estimator(
 display.ax_.set_xscale("log")
 display.ax_.set_xlabel("L2 strength (l2)")
 display.ax_.set_title("Diabetes: R² of a 128-128 MLP as the L2 penalty grows")
-display.ax_.legend(display.ax_.get_legend_handles_labels()[0], ["training folds", "validation folds"])
+handles = display.ax_.get_legend_handles_labels()[0]
+display.ax_.legend(handles, ["training folds", "validation folds"])
 plt.show()
 
 # %%
@@ -61,7 +62,10 @@ plt.show()
 train_r2 = display.train_scores.mean(axis=1)
 valid_r2 = display.test_scores.mean(axis=1)
 for l2, train, valid in zip(strengths, train_r2, valid_r2):
-    print(f"l2={l2:<7g} train R²={train:6.3f}  validation R²={valid:6.3f}  gap={train - valid:6.3f}")
+    print(
+        f"l2={l2:<7g} train R²={train:6.3f}  validation R²={valid:6.3f}  "
+        f"gap={train - valid:6.3f}"
+    )
 
 # %%
 # Read the curve from left to right. With almost no penalty the network fits the training

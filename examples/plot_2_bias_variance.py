@@ -69,7 +69,8 @@ for l2 in strengths:
     # The average of finitely many fits still carries variance / n of noise; remove it.
     bias2 = (predictions.mean(axis=0) - true_f[test_rows]) ** 2 - variance / n_training_sets
     train_fit = make_pipeline(
-        StandardScaler(), RegularizedMLPRegressor((128, 128), l2=l2, max_iter=200, random_state=0)
+        StandardScaler(),
+        RegularizedMLPRegressor((128, 128), l2=l2, max_iter=200, random_state=0),
     ).fit(X[train_rows], noisy_targets[0])
     results.append({
         "l2": l2,
@@ -96,8 +97,10 @@ ax.plot(
 )
 ax.plot(l2s, [r["train_mse"] for r in results], "x:", color="gray", label="training MSE")
 ax.axhline(noise_sd**2, color="gray", lw=0.8)
-ax.annotate("noise variance", (l2s[0], noise_sd**2), xytext=(0, 4), textcoords="offset points",
-            color="gray", fontsize=9)
+ax.annotate(
+    "noise variance", (l2s[0], noise_sd**2), xytext=(0, 4), textcoords="offset points",
+    color="gray", fontsize=9,
+)
 ax.set_xscale("log")
 ax.set_xlabel("L2 strength (l2)")
 ax.set_ylabel("squared error (target units²)")

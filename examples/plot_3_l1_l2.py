@@ -58,7 +58,7 @@ models = {
 
 
 def penalized_weights(model):
-    """The weight matrices the penalty sums over (parameters with two or more dimensions)."""
+    """The weight matrices the penalty sums over: parameters with two or more dimensions."""
     return [p.detach().numpy() for p in model.net_.module_.parameters() if p.ndim >= 2]
 
 
@@ -122,7 +122,8 @@ for ax, (name, model) in zip(axes, models.items()):
     top30 = np.argsort(column_norms)[::-1][:30]
     ax.set_title(
         f"{name}: {np.sum(top30 < 30)} of the 30 largest columns are real features; "
-        f"mean norm real {column_norms[:30].mean():.3f}, noise {column_norms[30:].mean():.3f}",
+        f"mean norm real {column_norms[:30].mean():.3f}, "
+        f"noise {column_norms[30:].mean():.3f}",
         fontsize=10,
     )
     ax.set_ylabel("column norm")

@@ -66,7 +66,8 @@ mean_loss = -search.cv_results_["mean_test_score"].reshape(
 fig, ax = plt.subplots(figsize=(6, 4.5))
 image = ax.imshow(mean_loss, cmap="viridis_r")
 for (i, j), value in np.ndenumerate(mean_loss):
-    ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="w" if value > mean_loss.mean() else "k")
+    color = "w" if value > mean_loss.mean() else "k"
+    ax.text(j, i, f"{value:.3f}", ha="center", va="center", color=color)
 ax.set_xticks(range(len(grid["mlp__dropout"])), [str(d) for d in grid["mlp__dropout"]])
 ax.set_yticks(range(len(grid["mlp__l2"])), [str(v) for v in grid["mlp__l2"]])
 ax.set_xlabel("dropout")

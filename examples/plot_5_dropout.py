@@ -44,7 +44,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
-model = RegularizedMLPClassifier((256, 256), dropout=0.5, random_state=0).fit(X_train, y_train)
+model = RegularizedMLPClassifier((256, 256), dropout=0.5, random_state=0)
+model.fit(X_train, y_train)
 print(model.net_.module_)
 
 # %%
@@ -64,8 +65,10 @@ with torch.no_grad():
 active = evaluation > 0
 kept = active & (training > 0)
 print(f"active units (ReLU > 0) in evaluation mode: {active.mean():.3f}")
-print(f"share of active units dropped in training mode: {1 - kept.sum() / active.sum():.3f}")
-print(f"training / evaluation output of kept units: {np.median(training[kept] / evaluation[kept]):.3f}")
+dropped_share = 1 - kept.sum() / active.sum()
+ratio = np.median(training[kept] / evaluation[kept])
+print(f"share of active units dropped in training mode: {dropped_share:.3f}")
+print(f"training / evaluation output of kept units: {ratio:.3f}")
 print(f"mean unit output, evaluation mode: {evaluation.mean():.4f}")
 print(f"mean unit output, training mode:   {training.mean():.4f}")
 
@@ -114,7 +117,8 @@ class TestLoss(Callback):
         net.module_.eval()
         with torch.no_grad():
             logits = net.module_(torch.as_tensor(self.X, dtype=torch.float32))
-        net.history.record("test_loss", F.cross_entropy(logits, torch.as_tensor(self.y)).item())
+        loss = F.cross_entropy(logits, torch.as_tensor(self.y)).item()
+        net.history.record("test_loss", loss)
 
 
 fig, ax = plt.subplots(figsize=(7, 4.4))
@@ -122,7 +126,9 @@ for p, color in [(0.0, "tab:red"), (0.5, "tab:blue")]:
     net = RegularizedMLPClassifier(
         (256, 256), dropout=p, random_state=0, callbacks=[TestLoss(X_test, y_test)]
     ).fit(X_train, y_train).net_
-    ax.plot(net.history[:, "train_loss"], color=color, ls=":", label=f"dropout={p}: training")
+    ax.plot(
+        net.history[:, "train_loss"], color=color, ls=":", label=f"dropout={p}: training"
+    )
     ax.plot(net.history[:, "test_loss"], color=color, label=f"dropout={p}: test")
 ax.set_yscale("log")
 ax.set_xlabel("epoch")
@@ -155,10 +161,11 @@ for train, test in splits:
         ))
 plain, dropped = np.array(results[0.0]), np.array(results[0.5])
 for name, column in [("accuracy", 0), ("log loss", 1)]:
-    difference = dropped[:, column] - plain[:, column]
+    without, with_ = plain[:, column], dropped[:, column]
+    difference = with_ - without
     print(
-        f"{name:9s} without dropout {plain[:, column].mean():.4f} ± {plain[:, column].std():.4f}   "
-        f"with dropout=0.5 {dropped[:, column].mean():.4f} ± {dropped[:, column].std():.4f}   "
+        f"{name:9s} without dropout {without.mean():.4f} ± {without.std():.4f}   "
+        f"with dropout=0.5 {with_.mean():.4f} ± {with_.std():.4f}   "
         f"paired difference {difference.mean():+.4f} (range {difference.min():+.4f} to "
         f"{difference.max():+.4f})"
     )

@@ -72,7 +72,9 @@ fig, ax = plt.subplots(figsize=(7.5, 4.4))
 ax.plot(epochs, history[:, "train_loss"], label="training loss")
 ax.plot(epochs, history[:, "valid_loss"], label="validation loss")
 ax.axvline(model.best_epoch_, color="k", ls="--", lw=1)
-ax.axvspan(model.best_epoch_, model.n_iter_, color="gray", alpha=0.2, label="patience (discarded)")
+ax.axvspan(
+    model.best_epoch_, model.n_iter_, color="gray", alpha=0.2, label="patience (discarded)"
+)
 ax.annotate(
     f"best_epoch_ = {model.best_epoch_}", (model.best_epoch_, ax.get_ylim()[1] * 0.9),
     xytext=(5, 0), textcoords="offset points",
@@ -92,7 +94,8 @@ fitted_norm = torch.sqrt(
     sum((p.detach() ** 2).sum() for p in model.net_.module_.parameters() if p.ndim >= 2)
 ).item()
 print(f"weight norm of the fitted model:  {fitted_norm:.4f}")
-print(f"recorded at best epoch {model.best_epoch_}:      {history[model.best_epoch_ - 1, 'weight_norm']:.4f}")
+best_norm = history[model.best_epoch_ - 1, "weight_norm"]
+print(f"recorded at best epoch {model.best_epoch_}:      {best_norm:.4f}")
 print(f"recorded at last epoch {model.n_iter_}:      {history[-1, 'weight_norm']:.4f}")
 
 # %%
@@ -101,15 +104,15 @@ print(f"recorded at last epoch {model.n_iter_}:      {history[-1, 'weight_norm']
 # A short patience stops at the first bump of a noisy validation curve; a long one trains
 # longer to find a better minimum, at the cost of time. The table refits with several
 # patiences (the best epoch's weights are restored in every case).
-print(f"{'n_iter_no_change':>16s} {'epochs run':>10s} {'best_epoch_':>11s} {'test R²':>8s}")
+print("n_iter_no_change  epochs run  best_epoch_  test R²")
 for patience in [2, 5, 20, 50]:
     fitted = RegularizedMLPRegressor(
         (128, 128), early_stopping=True, validation_fraction=0.2,
         n_iter_no_change=patience, max_iter=500, random_state=0,
     ).fit(X_train, y_train)
     print(
-        f"{patience:16d} {fitted.n_iter_:10d} {fitted.best_epoch_:11d} "
-        f"{fitted.score(X_test, y_test):8.3f}"
+        f"{patience:16d}  {fitted.n_iter_:10d}  {fitted.best_epoch_:11d}  "
+        f"{fitted.score(X_test, y_test):7.3f}"
     )
 
 # %%
@@ -137,5 +140,6 @@ ax.legend()
 ax.set_title("Diabetes: weight norm during training")
 fig.tight_layout()
 plt.show()
-for name, fitted in [("no regularization", plain), ("l2=0.1", penalized), ("early stopping", model)]:
+fits = {"no regularization": plain, "l2=0.1": penalized, "early stopping": model}
+for name, fitted in fits.items():
     print(f"{name:18s} test R² {fitted.score(X_test, y_test):.3f}")

@@ -38,7 +38,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-model = RegularizedMLPClassifier((128, 128), batch_norm=True, random_state=0).fit(X_train, y_train)
+model = RegularizedMLPClassifier((128, 128), batch_norm=True, random_state=0)
+model.fit(X_train, y_train)
 print(model.net_.module_.hidden)
 
 # %%
@@ -113,7 +114,8 @@ for train, test in ShuffleSplit(n_splits=5, train_size=500, random_state=1).spli
 for batch_norm, rows in results.items():
     rows = np.array(rows)
     print(
-        f"batch_norm={batch_norm!s:5s} accuracy {rows[:, 0].mean():.4f} ± {rows[:, 0].std():.4f}  "
+        f"batch_norm={batch_norm!s:5s} "
+        f"accuracy {rows[:, 0].mean():.4f} ± {rows[:, 0].std():.4f}  "
         f"log loss {rows[:, 1].mean():.4f} ± {rows[:, 1].std():.4f}  "
         f"epochs until the training loss stalled {rows[:, 2].mean():.0f}"
     )
