@@ -115,6 +115,6 @@ plt.show()
 # the model fits the data it sees less and less well. The variance falls steeply, by more
 # than an order of magnitude between the weakest and the best strength. The squared bias
 # stays nearly flat while the penalty is mild and then rises sharply: at the strongest
-# penalty it is the largest error term. The best strength is where the variance removed
+# penalty it is many times the variance. The best strength is where the variance removed
 # exceeds the bias added. Regularization buys lower variance with bias; it is never a
 # remedy for a model that is too simple.
