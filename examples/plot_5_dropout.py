@@ -180,3 +180,85 @@ for ax, (name, column) in zip(axes, [("test accuracy", 0), ("test log loss", 1)]
 fig.suptitle("Digits: five random splits (500 training rows), one line per split")
 fig.tight_layout()
 plt.show()
+
+
+# %%
+# The ensemble view, measured with Monte Carlo dropout
+# ----------------------------------------------------
+# Dropout is often said to "train an ensemble". What it trains is one set of weights, used
+# by a different random sub-network at every step; the sub-networks share everything.
+# Prediction with dropout off approximates the *average* of those sub-networks by a single
+# deterministic pass. Monte Carlo dropout computes that average instead: with
+# ``return_std=True``, :meth:`~skreg.RegularizedMLPClassifier.predict_proba` keeps dropout
+# on, averages ``mc_samples`` stochastic passes and also returns their standard
+# deviation. Set against it here: a genuine ensemble of five networks trained without
+# dropout from different random initializations.
+mc_mean, mc_std = model.predict_proba(X_test, return_std=True)
+deterministic = model.predict_proba(X_test)
+members = [
+    RegularizedMLPClassifier((256, 256), random_state=seed).fit(X_train, y_train)
+    for seed in range(5)
+]
+member_probas = [member.predict_proba(X_test) for member in members]
+predictions = {
+    "dropout=0.5, one pass\n(dropout off)": deterministic,
+    f"dropout=0.5, MC average\n({model.mc_samples} passes)": mc_mean,
+    "no dropout,\none network": member_probas[0],
+    "no dropout, ensemble\nof 5 networks": np.mean(member_probas, axis=0),
+}
+for name, proba in predictions.items():
+    print(
+        f"{name.replace(chr(10), ' '):42s} test log loss {log_loss(y_test, proba):.4f}  "
+        f"accuracy {accuracy_score(y_test, proba.argmax(1)):.4f}"
+    )
+
+# %%
+# How different are the members? Two independently trained networks disagree on some
+# test rows; two stochastic passes of the same dropout network disagree on others. The
+# share of rows on which pairs of members predict different classes measures the
+# diversity an ensemble can average out.
+module = model.net_.module_
+with torch.no_grad():
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Dropout):
+            layer.train()
+    torch.manual_seed(0)
+    passes = [module(inputs).argmax(1).numpy() for _ in range(5)]
+    module.eval()
+member_classes = [proba.argmax(1) for proba in member_probas]
+
+
+def mean_disagreement(labels):
+    pairs = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels))]
+    return np.mean([np.mean(labels[i] != labels[j]) for i, j in pairs])
+
+
+print(f"disagreement between 5 dropout passes:         {mean_disagreement(passes):.4f}")
+print(f"disagreement between 5 independent networks:   {mean_disagreement(member_classes):.4f}")
+
+# %%
+# The spread of the passes is an uncertainty estimate: rows the network gets wrong have a
+# much larger Monte Carlo standard deviation for their predicted class than rows it gets
+# right.
+predicted = mc_mean.argmax(1)
+spread = mc_std[np.arange(len(predicted)), predicted]
+wrong = predicted != y_test
+print(f"median MC std, correct rows: {np.median(spread[~wrong]):.4f} ({np.sum(~wrong)} rows)")
+print(f"median MC std, wrong rows:   {np.median(spread[wrong]):.4f} ({np.sum(wrong)} rows)")
+
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+names = list(predictions)
+axes[0].barh(names, [log_loss(y_test, predictions[name]) for name in names],
+             color=["tab:blue", "tab:blue", "tab:red", "tab:red"])
+axes[0].invert_yaxis()
+axes[0].set_xlabel("test log loss")
+axes[0].set_title("Averaging passes versus averaging networks")
+bins = np.linspace(0, spread.max(), 30)
+axes[1].hist(spread[~wrong], bins=bins, density=True, alpha=0.6, label="correct predictions")
+axes[1].hist(spread[wrong], bins=bins, density=True, alpha=0.6, label="wrong predictions")
+axes[1].set_xlabel("MC dropout std of the predicted class's probability")
+axes[1].set_ylabel("density")
+axes[1].set_title("Uncertainty from Monte Carlo dropout")
+axes[1].legend()
+fig.tight_layout()
+plt.show()

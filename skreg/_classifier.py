@@ -48,7 +48,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         L2 norm of each input's column in the first layer's weight matrix,
         normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
 

@@ -46,7 +46,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (``n_features_in_``,)
         L2 norm of each input's column in the first layer's weight matrix,
         normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
 
