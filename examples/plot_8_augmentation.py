@@ -167,7 +167,7 @@ axes[1].set_title("test log loss")
 axes[2].plot(labels, rows[:, 2], "o-", label="mean top-class probability")
 axes[2].plot(labels, rows[:, 0], "s--", label="accuracy")
 axes[2].set_title("confidence against accuracy")
-axes[2].legend()
+axes[2].legend(loc="lower left")
 for ax in axes:
     ax.set_xlabel("mixup_alpha")
 fig.suptitle("Digits, 500 training rows, 256-256 MLP, 100 epochs")
