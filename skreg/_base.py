@@ -27,6 +27,7 @@ from ._data import TensorBatchIterator, TensorPairDataset, data_device
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
 from ._state import fitted_state_kept_on_error
+from ._threads import torch_threads
 from ._uncertainty import mc_dropout_moments
 from ._validation import (
     check_finite_outputs,
@@ -112,6 +113,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "device": [str],
         "callbacks": [list, tuple, None],
         "cuda_graph": ["boolean"],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     @abstractmethod
@@ -145,6 +147,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         device="cpu",
         callbacks=None,
         cuda_graph=False,
+        n_threads=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -173,6 +176,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.device = device
         self.callbacks = callbacks
         self.cuda_graph = cuda_graph
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ task hooks
     @abstractmethod
@@ -356,7 +360,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         epochs = 1 if partial else self.max_iter
         # Fitting uses torch's global generator (weight init, dropout, permutations);
         # forking keeps the caller's random state as it was.
-        with torch.random.fork_rng(devices=cuda):
+        with torch_threads(self.n_threads), torch.random.fork_rng(devices=cuda):
             seed_torch(seed, device)
             # One copy to the device per fit when the data fits there (else batches
             # are copied one at a time, see TensorBatchIterator; weighted targets
@@ -411,7 +415,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         module.eval()
         device = next(module.parameters()).device
         outputs = []
-        with torch.inference_mode():
+        with torch_threads(self.n_threads), torch.inference_mode():
             for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
                 chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
                 outputs.append(module(chunk).cpu())
@@ -425,13 +429,14 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         device = next(module.parameters()).device
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         means, stds = [], []
-        for chunk_index, start in enumerate(range(0, X.shape[0], PREDICT_CHUNK_ROWS)):
-            chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
-            mean, std = mc_dropout_moments(
-                module, chunk, self.mc_samples, transform, seed + chunk_index
-            )
-            means.append(check_finite_outputs(mean, chunk.cpu().numpy()))
-            stds.append(std)
+        with torch_threads(self.n_threads):
+            for chunk_index, start in enumerate(range(0, X.shape[0], PREDICT_CHUNK_ROWS)):
+                chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+                mean, std = mc_dropout_moments(
+                    module, chunk, self.mc_samples, transform, seed + chunk_index
+                )
+                means.append(check_finite_outputs(mean, chunk.cpu().numpy()))
+                stds.append(std)
         return np.concatenate(means), np.concatenate(stds)
 
     @property

@@ -104,6 +104,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         device="cpu",
         callbacks=None,
         cuda_graph=False,
+        n_threads=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -133,6 +134,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             device=device,
             callbacks=callbacks,
             cuda_graph=cuda_graph,
+            n_threads=n_threads,
         )
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight

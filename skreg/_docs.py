@@ -126,6 +126,22 @@ PARAMETERS = """\
         device, and no callback that uses ``on_grad_computed``. Per-batch
         losses are read once per epoch. Results match the eager step up to
         floating-point rounding (without dropout; dropout draws other masks).
+    n_threads : int or None, default=None
+        torch's intra-op threads during ``fit`` and ``predict``; the setting
+        that was there before is restored afterwards. An int sets them. None
+        leaves torch's setting alone, except where several fits share one
+        process: inside a thread worker of joblib (``backend="threading"``) or
+        of dask, torch's threads are split between
+        ``max(worker threads, fits running in the process)`` fits (2 worker
+        threads for joblib's thread pool, whose size a worker cannot see).
+        joblib's process workers (the default ``loky`` backend) already start
+        with ``cpu_count() // n_jobs`` threads, and dask's worker processes
+        with one, so a search with ``n_jobs`` or on a dask cluster does not
+        oversubscribe the cores. torch's setting applies to the calling thread
+        and is the default of threads that start later, so other torch code
+        running in the same process during a fit may see the lowered default;
+        joblib's ``multiprocessing`` backend gives its workers no hint (use
+        ``loky`` or an int there). See :mod:`skreg._threads`.
 
 """
 

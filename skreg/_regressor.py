@@ -95,6 +95,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         device="cpu",
         callbacks=None,
         cuda_graph=False,
+        n_threads=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -124,6 +125,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             device=device,
             callbacks=callbacks,
             cuda_graph=cuda_graph,
+            n_threads=n_threads,
         )
 
     def fit(self, X, y, sample_weight=None):
