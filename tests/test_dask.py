@@ -7,6 +7,7 @@ loopback interface, shared by the tests of this module and closed after them.
 import logging
 import os
 
+import distributed
 import numpy as np
 import pytest
 import torch
@@ -26,8 +27,6 @@ from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-
-distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.timeout(180)
 
