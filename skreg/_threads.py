@@ -29,6 +29,8 @@ _lock = threading.Lock()
 # torch_threads, and torch's setting before the first of them began.
 _active = 0
 _setting_before = None
+# How many torch_threads blocks the current thread is inside (a fit within a fit).
+_depth = threading.local()
 
 
 def dask_worker_threads():
@@ -99,10 +101,10 @@ def torch_threads(n_threads):
 
     Notes
     -----
-    On exit the calling thread gets back the setting it had (or, when other fits of
-    this process were already running, the setting from before the first of them,
-    since a thread that first used torch during a fit took the lowered default), and
-    torch's process-wide default is left as it was once the last running fit ends.
+    On exit the calling thread gets back the setting it had (or, when fits of other
+    threads were already running, the setting from before the first of them, since a
+    thread that first used torch during a fit took the lowered default), and torch's
+    process-wide default is back to what it was once the last running fit ends.
     """
     global _active, _setting_before
     with _lock:
@@ -119,7 +121,9 @@ def torch_threads(n_threads):
             _active += 1
             if first:
                 _setting_before = budget
-            restore = budget
+            nested = getattr(_depth, "value", 0) > 0
+            restore = current if nested else budget
+            _depth.value = getattr(_depth, "value", 0) + 1
             torch.set_num_threads(threads)
     try:
         yield
@@ -127,4 +131,5 @@ def torch_threads(n_threads):
         if restore is not None:
             with _lock:
                 _active -= 1
+                _depth.value -= 1
                 torch.set_num_threads(restore)

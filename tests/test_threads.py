@@ -132,3 +132,12 @@ def test_concurrent_blocks_restore_the_process_setting_when_the_last_ends():
     assert inside == [1, 1, 1]
     assert torch.get_num_threads() == before
     assert default_of_a_new_thread() == before
+
+
+def test_nested_blocks_restore_the_outer_setting():
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        with torch_threads(1):
+            pass
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
