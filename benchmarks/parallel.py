@@ -31,6 +31,7 @@ Run: ``python benchmarks/parallel.py`` (about 8 minutes on 2 idle cores);
 
 import argparse
 import importlib.metadata
+import json
 import logging
 import math
 import os
@@ -120,7 +121,13 @@ def main():
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", default="parallel", help="stem of the result files")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the markdown report from the saved CSV and JSON")
     args = parser.parse_args()
+    if args.report_only:
+        meta = json.loads((RESULTS / f"{args.output}_meta.json").read_text())
+        write_report(pd.read_csv(RESULTS / f"{args.output}.csv"), meta, args.output)
+        return
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     from distributed import Client, LocalCluster
 
@@ -162,10 +169,14 @@ def main():
 
     runs = pd.DataFrame(rows)
     runs.to_csv(RESULTS / f"{args.output}.csv", index=False)
-    write_report(runs, args, started, load_start, cluster_start, dask_warm_up, loky_warm_up)
+    meta = dict(epochs=args.epochs, repeats=args.repeats, started=started,
+                load_start=list(load_start), cluster_start=cluster_start,
+                dask_warm_up=dask_warm_up, loky_warm_up=loky_warm_up)
+    (RESULTS / f"{args.output}_meta.json").write_text(json.dumps(meta, indent=1))
+    write_report(runs, meta, args.output)
 
 
-def write_report(runs, args, started, load_start, cluster_start, dask_warm_up, loky_warm_up):
+def write_report(runs, meta, output):
     summary = runs.groupby("config", sort=False).agg(
         wall_s=("wall_s", "median"), wall_min=("wall_s", "min"), wall_max=("wall_s", "max"),
         refit_s=("refit_s", "median"), task_s_sum=("task_s_sum", "median"),
@@ -194,19 +205,21 @@ def write_report(runs, args, started, load_start, cluster_start, dask_warm_up, l
     lines = [
         "# Parallel search: 1 vs 2 workers",
         "",
-        f"Measured {started} with `python benchmarks/parallel.py --epochs {args.epochs} "
-        f"--repeats {args.repeats}`.",
+        *([meta["note"], ""] if meta.get("note") else []),
+        f"Measured {meta['started']} with `python benchmarks/parallel.py --epochs "
+        f"{meta['epochs']} --repeats {meta['repeats']}`.",
         "",
         *machine_lines(),
-        f"- Load average (1, 5, 15 min) at the start: {', '.join(f'{v:.2f}' for v in load_start)}",
+        "- Load average (1, 5, 15 min) at the start: "
+        + ", ".join(f"{v:.2f}" for v in meta["load_start"]),
         "",
         f"Search: GridSearchCV, 8 candidates (dropout x l2 x batch_norm), 3-fold, refit; "
-        f"{int(summary['n_tasks'].iloc[0])} fits of a (256, 256) MLP for {args.epochs} epochs "
+        f"{int(summary['n_tasks'].iloc[0])} fits of a (256, 256) MLP for {meta['epochs']} epochs "
         "on digits (1,797 x 64) plus the refit.",
         "",
-        f"Start-up, excluded from the timed runs: dask LocalCluster {cluster_start:.1f} s, "
-        f"its first search (torch imported in the workers) {dask_warm_up:.1f} s; "
-        f"loky's first search {loky_warm_up:.1f} s.",
+        f"Start-up, excluded from the timed runs: dask LocalCluster {meta['cluster_start']:.1f} s, "
+        f"its first search (torch imported in the workers) {meta['dask_warm_up']:.1f} s; "
+        f"loky's first search {meta['loky_warm_up']:.1f} s.",
         "",
         table.to_markdown(floatfmt=".2f"),
         "",
@@ -216,10 +229,10 @@ def write_report(runs, args, started, load_start, cluster_start, dask_warm_up, l
         "",
         "## Extrapolation to k workers (a model, not a measurement)",
         "",
-        "wall(k) = refit + ceil(tasks / k) x (task + overhead), with the refit, the task time and "
-        "the per-task overhead of the 2-worker dask runs above (the overhead is fitted to them, "
-        "so the k=2 row of the 24-task search reproduces the measurement by construction). "
-        "Speed-up is against one single-threaded worker, wall(1) = refit + tasks x task. It "
+        "wall(k) = refit + ceil(tasks / k) x (task + overhead), with the refit and the mean "
+        "task time of the sequential single-thread runs (each fit alone on a core) and the "
+        "per-task overhead of the 2-worker dask runs above. Speed-up is against one "
+        "single-threaded worker, wall(1) = refit + tasks x task. It "
         "assumes k workers that each get a core of their own, equal task times and no "
         "start-up (a long-lived cluster); a 1,280-task search is the issue's 4 strengths for "
         "each of 4 regularizers with 5-fold CV, with tasks of the same size.",
@@ -233,17 +246,22 @@ def write_report(runs, args, started, load_start, cluster_start, dask_warm_up, l
         ),
         "",
     ]
-    (RESULTS / f"{args.output}.md").write_text("\n".join(lines))
+    (RESULTS / f"{output}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
 def model_table(summary, workers=(1, 2, 4, 8, 16, 32), task_counts=(None, 1280)):
-    """Predicted wall times and speed-ups of the fits-per-worker model, from the dask runs."""
-    dask = summary.loc["dask, 2 workers"]
-    task, overhead, refit = dask["mean task (s)"], dask["overhead per task (s)"], dask["refit_s"]
+    """Predicted wall times and speed-ups of the fits-per-worker model.
+
+    Task and refit times come from the sequential single-thread runs (one fit alone on
+    a core), the per-task overhead from the 2-worker dask runs.
+    """
+    alone = summary.loc["n_jobs=1, n_threads=1"]
+    task, refit = alone["mean task (s)"], alone["refit_s"]
+    overhead = summary.loc["dask, 2 workers", "overhead per task (s)"]
     rows = []
     for n_tasks in task_counts:
-        n_tasks = int(dask["n_tasks"]) if n_tasks is None else n_tasks
+        n_tasks = int(alone["n_tasks"]) if n_tasks is None else n_tasks
         serial = refit + n_tasks * task
         for k in workers:
             wall = refit + math.ceil(n_tasks / k) * (task + (overhead if k > 1 else 0.0))
