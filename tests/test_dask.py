@@ -11,7 +11,7 @@ import distributed
 import numpy as np
 import pytest
 import torch
-from joblib import parallel_config
+from joblib import parallel_backend, parallel_config
 from scipy.stats import loguniform
 from sklearn.base import clone
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -117,7 +117,7 @@ def test_cross_val_score_runs_on_the_workers_without_oversubscribing(client, sma
     model = RegularizedMLPClassifier(
         (8,), max_iter=8, learning_rate_init=0.01, random_state=0, callbacks=[RecordWorker()]
     )
-    with parallel_config(backend="dask"):
+    with parallel_backend("dask"):  # the older spelling of parallel_config(backend="dask")
         scores = cross_val_score(model, X, y, cv=4)
         fitted = cross_validate(model, X, y, cv=4, return_estimator=True)["estimator"]
     assert scores.shape == (4,) and scores.min() > 0.8
