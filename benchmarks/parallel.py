@@ -137,12 +137,17 @@ def main():
     load_start = os.getloadavg()
 
     start = time.perf_counter()
+    # dask's nanny writes OMP_NUM_THREADS=1 (and more) into this process's environment before
+    # it spawns its workers; restore it so that loky's workers get their usual share.
+    environ = dict(os.environ)
     cluster = LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=":0", silence_logs=logging.ERROR,
     )
     client = Client(cluster)
     cluster_start = time.perf_counter() - start
+    os.environ.clear()
+    os.environ.update(environ)
     with parallel_config(backend="dask"):
         dask_warm_up = warm_up(X, y, n_jobs=-1)
     loky_warm_up = warm_up(X, y, n_jobs=2)

@@ -48,10 +48,18 @@ def recorded(estimator):
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", **QUIET
-    ) as cluster, distributed.Client(cluster) as client:
-        yield client
+    # dask's nanny writes its workers' environment (OMP_NUM_THREADS=1, ...) into this
+    # process's os.environ before it spawns them; put it back so that later tests, their
+    # subprocesses and joblib's workers start as they would without the cluster.
+    environ = dict(os.environ)
+    try:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", **QUIET
+        ) as cluster, distributed.Client(cluster) as client:
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")
