@@ -141,7 +141,8 @@ PARAMETERS = """\
         and is the default of threads that start later, so other torch code
         running in the same process during a fit may see the lowered default;
         joblib's ``multiprocessing`` backend gives its workers no hint (use
-        ``loky`` or an int there). See :mod:`skreg._threads`.
+        ``loky`` or an int there). The user guide's page on scaling out has
+        the details.
 
 """
 
