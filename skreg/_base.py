@@ -116,7 +116,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    @abstractmethod
+    # The regressor uses this constructor as it is; the classifier declares its own
+    # to add its classifier-only parameters (sklearn reads parameters off __init__).
     def __init__(
         self,
         hidden_layer_sizes=(100,),
