@@ -229,8 +229,8 @@ REGULARIZERS = {
     # Being added to skreg; used as soon as the estimators have these parameters.
     "input_noise": Regularizer({"input_noise": [0.05, 0.1, 0.3]},
                                {"input_noise": [0.0, 0.05, 0.1, 0.3]}, {"input_noise": 0.1}),
-    "mixup": Regularizer({"mixup": [0.1, 0.2, 0.4]}, {"mixup": [0.0, 0.1, 0.2, 0.4]},
-                         {"mixup": 0.2}),
+    "mixup": Regularizer({"mixup_alpha": [0.1, 0.2, 0.4]}, {"mixup_alpha": [0.0, 0.1, 0.2, 0.4]},
+                         {"mixup_alpha": 0.2}),
     "weight_decay": Regularizer({"weight_decay": [1e-4, 1e-3, 1e-2]},
                                 {"weight_decay": [0.0, 1e-4, 1e-3, 1e-2]},
                                 {"weight_decay": 1e-3}),
