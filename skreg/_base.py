@@ -352,7 +352,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             )
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = self._draw_seed()
         if continuing:
             # Each continued call draws new shuffles, masks and noise, reproducibly:
             # one-epoch partial_fit calls must not repeat the same epoch.
@@ -408,31 +408,40 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             )
 
     # ------------------------------------------------------------------ prediction
-    def _forward(self, X):
-        """Validate ``X`` and return the module's raw outputs as a float64 array."""
+    def _draw_seed(self):
+        """One int32 seed from ``random_state`` (sklearn's convention for None and instances)."""
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _prediction_input(self, X):
+        """Validate ``X`` for prediction; return it with the fitted module and its device."""
         check_is_fitted(self)
         X = validate_input(self, X, dtype=np.float32, reset=False)
         module = self.net_.module_
+        return X, module, next(module.parameters()).device
+
+    @staticmethod
+    def _row_chunks(X, device):
+        """Yield ``X`` as device tensors of at most ``PREDICT_CHUNK_ROWS`` rows."""
+        for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
+            yield writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+
+    def _forward(self, X):
+        """Validate ``X`` and return the module's raw outputs as a float64 array."""
+        X, module, device = self._prediction_input(X)
         module.eval()
-        device = next(module.parameters()).device
         outputs = []
         with torch_threads(self.n_threads), torch.inference_mode():
-            for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
-                chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+            for chunk in self._row_chunks(X, device):
                 outputs.append(module(chunk).cpu())
         return check_finite_outputs(torch.cat(outputs).numpy().astype(np.float64), X)
 
     def _forward_mc(self, X, transform):
         """Monte Carlo dropout: mean and std of ``transform(outputs)`` over ``mc_samples`` passes."""
-        check_is_fitted(self)
-        X = validate_input(self, X, dtype=np.float32, reset=False)
-        module = self.net_.module_
-        device = next(module.parameters()).device
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        X, module, device = self._prediction_input(X)
+        seed = self._draw_seed()
         means, stds = [], []
         with torch_threads(self.n_threads):
-            for chunk_index, start in enumerate(range(0, X.shape[0], PREDICT_CHUNK_ROWS)):
-                chunk = writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+            for chunk_index, chunk in enumerate(self._row_chunks(X, device)):
                 mean, std = mc_dropout_moments(
                     module, chunk, self.mc_samples, transform, seed + chunk_index
                 )
