@@ -18,6 +18,8 @@ Sections:
    ratio to the hand-written loop and the achieved GFLOP/s next to a large
    matrix product's GFLOP/s measured in the same run (the practical limit).
    Prediction: ``predict_proba`` against a raw eval-mode forward pass.
+   ``penalty``: the share of an epoch spent in the L1/L2 penalty (``l1+l2``,
+   ``l1``, ``l2``), timed inside the fits (see ``section_penalty``).
 2. ``small``: breast_cancer (569 x 30, standardized), 2x256, batch 256, 200
    epochs, no validation; fit time including the fixed cost per fit.
 3. ``scaling``: skreg alone on 10,000 to 1,000,000 rows (d=40), one subprocess
@@ -47,6 +49,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +66,7 @@ from torch import nn
 
 from skreg import RegularizedMLPClassifier
 from skreg._module import MLPModule
+from skreg._penalty import InPlacePenalty
 
 RESULTS = Path(__file__).resolve().parent / "results"
 LEARNING_RATE = 1e-3
@@ -254,6 +258,63 @@ def section_fit(name, X, y, hidden, batch_size, epochs, repeats, device, peak_gf
     return rows
 
 
+@contextmanager
+def timed_penalty(device):
+    """Clock every call of the training step's penalty (:class:`InPlacePenalty`).
+
+    Yields a list whose first item collects the seconds spent in it.
+    """
+    original = InPlacePenalty.__call__
+    spent = [0.0]
+
+    def timed(self, l1, l2):
+        start = clock(device)
+        value = original(self, l1, l2)
+        spent[0] += clock(device) - start
+        return value
+
+    InPlacePenalty.__call__ = timed
+    try:
+        yield spent
+    finally:
+        InPlacePenalty.__call__ = original
+
+
+PENALTIES = {"l1+l2": dict(l1=1e-5, l2=1e-4), "l1": dict(l1=1e-5), "l2": dict(l2=1e-4)}
+
+
+def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
+    """The penalty's share of an epoch, timed inside the fit.
+
+    The seconds spent in the penalty (its value and its gradient, once per
+    batch) over the seconds of the epochs (skorch's ``dur``), in the same fits:
+    a direct measurement, unlike the difference of two fit times, which the
+    machine's noise blurs. The clock around each call adds about a microsecond.
+    """
+    shares = {name: [] for name in PENALTIES}
+    per_step = {name: [] for name in PENALTIES}
+    epoch_ms = {name: [] for name in PENALTIES}
+    for repeat in range(repeats + 1):  # the first round is a warm-up
+        for name, params in PENALTIES.items():
+            model = skreg_model(hidden, batch_size, epochs, device, **params)
+            with timed_penalty(device) as spent:
+                model.fit(X, y)
+            epoch_seconds = float(np.sum(model.net_.history[:, "dur"]))
+            steps = int(np.sum(model.net_.history[:, "train_batch_count"]))
+            if repeat:
+                shares[name].append(spent[0] / epoch_seconds)
+                per_step[name].append(spent[0] / steps)
+                epoch_ms[name].append(1e3 * epoch_seconds / epochs)
+    return [{
+        "section": "penalty", "contender": f"skreg {name}", "rows": X.shape[0],
+        "features": X.shape[1], "hidden": "x".join(map(str, hidden)), "batch_size": batch_size,
+        "epochs": epochs, "ms_per_epoch": float(np.median(epoch_ms[name])),
+        "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
+        "penalty_share_of_epoch": float(np.median(shares[name])),
+        "share_min": float(np.min(shares[name])), "share_max": float(np.max(shares[name])),
+    } for name in PENALTIES]
+
+
 def section_predict(X, y, hidden, batch_size, repeats, device):
     """skreg's ``predict_proba`` against a raw eval-mode forward pass of the same module."""
     model = skreg_model(hidden, batch_size, 1, device).fit(X, y)
@@ -408,6 +469,12 @@ def main():
                             settings["repeats"], device, peak_gflops)
     frames["Fit, large data"] = pd.DataFrame(rows)
     print(frames["Fit, large data"].to_string(index=False), flush=True)
+    save()
+
+    frames["Penalty, large data"] = pd.DataFrame(section_penalty(
+        X, y, settings["hidden"], settings["batches"][0], settings["epochs"], settings["repeats"],
+        device))
+    print(frames["Penalty, large data"].to_string(index=False), flush=True)
     save()
 
     frames["Predict, large data"] = pd.DataFrame(section_predict(

@@ -6,13 +6,7 @@ from skorch.dataset import unpack_data
 from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
 from ._loop import LeanLoopMixin
-from ._penalty import (
-    add_penalty_gradient_,
-    is_penalized,
-    penalized_weights,
-    penalty_value,
-    weight_penalty,
-)
+from ._penalty import InPlacePenalty, is_penalized, penalized_weights, weight_penalty
 from ._weights import split_target
 
 
@@ -65,7 +59,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             per_row = per_row.mean(dim=tuple(range(1, per_row.ndim)))
         loss = per_row.mean() if sample_weight is None else (sample_weight * per_row).mean()
         if training and (self.l1 or self.l2):
-            loss = loss + weight_penalty(penalized_weights(self.module_), self.l1, self.l2)
+            loss = loss + weight_penalty(self._in_place_penalty().weights, self.l1, self.l2)
         return loss
 
     def get_iterator(self, dataset, training=False):
@@ -86,13 +80,33 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             args = (groups,)
         return args, kwargs
 
+    def _in_place_penalty(self):
+        """The module's weight matrices and the penalty's buffers, made once per module.
+
+        Walking the module tree and allocating the buffers every step would cost
+        a few percent of a small network's step. A module re-initialized by
+        skorch is a new object, which the identity check notices; the cache
+        lives for one fit (see ``on_train_end``).
+        """
+        module = self.module_
+        cache = self.__dict__.get("_penalty_cache")
+        if cache is None or cache[0] is not module:
+            cache = (module, InPlacePenalty(penalized_weights(module)))
+            # Bypass skorch's __setattr__, which treats new attributes as parameters.
+            self.__dict__["_penalty_cache"] = cache
+        return cache[1]
+
+    def on_train_end(self, net, **kwargs):
+        self.__dict__.pop("_penalty_cache", None)
+        return super().on_train_end(net, **kwargs)
+
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, with the penalty's gradient added in place after backward.
 
         ``get_loss(training=True)`` is differentiable through the penalty, but
-        backpropagating through it costs about twice the passes over the weights
-        of adding ``l1 * sign(w) + l2 * w`` to their gradients directly. The
-        step therefore backpropagates the data loss (``get_loss`` with
+        backpropagating through it costs more passes over the weights than
+        adding ``l1 * sign(w) + l2 * w`` to their gradients directly. The step
+        therefore backpropagates the data loss (``get_loss`` with
         ``training=False``), adds the penalty's gradient before
         ``on_grad_computed`` runs, and reports the same penalized loss.
         """
@@ -103,7 +117,5 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         y_pred = self.infer(Xi, **fit_params)
         data_loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         data_loss.backward()
-        weights = penalized_weights(self.module_)
-        add_penalty_gradient_(weights, self.l1, self.l2)
-        loss = data_loss.detach() + penalty_value(weights, self.l1, self.l2)
-        return {"loss": loss, "y_pred": y_pred}
+        penalty = self._in_place_penalty()(self.l1, self.l2)
+        return {"loss": data_loss.detach() + penalty, "y_pred": y_pred}

@@ -3,7 +3,7 @@ import torch
 
 from skreg._module import MLPModule
 from skreg._penalty import (
-    add_penalty_gradient_,
+    apply_penalty_,
     penalized_weights,
     penalty_value,
     weight_penalty,
@@ -63,7 +63,7 @@ def test_in_place_penalty_gradient_skips_frozen_weights_and_matches_autograd():
     torch.manual_seed(0)
     frozen, trained = torch.randn(3, 2), torch.randn(2, 4, requires_grad=True)
     trained.grad = torch.ones_like(trained)
-    add_penalty_gradient_([frozen, trained], 0.1, 0.2)
+    value = apply_penalty_([frozen, trained], 0.1, 0.2)
     reference = trained.detach().clone().requires_grad_()
     weight_penalty([reference], 0.1, 0.2).backward()
     torch.testing.assert_close(trained.grad, 1 + reference.grad)
@@ -71,4 +71,38 @@ def test_in_place_penalty_gradient_skips_frozen_weights_and_matches_autograd():
     expected = 0.1 * (frozen.abs().sum() + trained.abs().sum()) + 0.1 * (
         (frozen**2).sum() + (trained**2).sum()
     )
+    torch.testing.assert_close(value, expected.detach())
     torch.testing.assert_close(penalty_value([frozen, trained], 0.1, 0.2), expected.detach())
+
+
+@pytest.mark.parametrize("l1, l2", [(0.1, 0.0), (0.0, 0.3), (0.02, 0.05)])
+def test_in_place_penalty_matches_the_term_by_term_reference(l1, l2):
+    torch.manual_seed(1)
+    weights = [torch.randn(7, 3), torch.randn(5, 7), torch.randn(1, 5)]
+    weights[0][1, 2] = 0.0
+    data_grads = [torch.randn_like(w) for w in weights]
+    fast = [w.clone().requires_grad_() for w in weights]
+    for w, g in zip(fast, data_grads):
+        w.grad = g.clone()
+    value = apply_penalty_(fast, l1, l2)
+    for w, w_fast, g in zip(weights, fast, data_grads):
+        torch.testing.assert_close(w_fast.grad, g + l1 * w.sign() + l2 * w)
+        torch.testing.assert_close(w_fast.detach(), w)  # the weights themselves are untouched
+    expected = sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in weights)
+    torch.testing.assert_close(value, expected)
+
+
+def test_penalized_weights_are_collected_once_per_module(cancer):
+    from skreg import RegularizedMLPClassifier
+
+    X, y = cancer
+    model = RegularizedMLPClassifier((8,), l1=1e-3, max_iter=2, random_state=0).fit(X, y)
+    net = model.net_
+    # The per-fit cache is gone after the fit ...
+    assert "_penalty_cache" not in net.__dict__
+    # ... and a re-initialized module is noticed by identity, not served stale.
+    first = net._in_place_penalty().weights
+    net.initialize_module()
+    second = net._in_place_penalty().weights
+    assert all(a is not b for a, b in zip(first, second))
+    assert all(any(w is p for p in net.module_.parameters()) for w in second)
