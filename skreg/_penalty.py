@@ -72,19 +72,21 @@ class InPlacePenalty:
     A training step calls this after every backward pass, so it is written for
     few passes over the weights' memory and no allocation: the weights are
     copied into one flat buffer ``w``, and the gradient is built in a second
-    one, whose views shaped as the weights are made once. With both strengths
-    nonzero a step is six passes over all the weights together:
+    one, ``g``, whose views shaped as the weights are made once. With both
+    strengths nonzero, and ``a`` the larger of ``l1`` and ``l2 / 2``, a step is six
+    passes over all the weights together:
 
     1. the copy into ``w``;
     2. ``g = sign(w)``;
-    3. ``g = w + (2 l1 / l2) g``, so that ``(l2 / 2) g = l1 sign(w) + (l2 / 2) w``;
-    4. the value ``(l2 / 2) (w . g) = l1 sum(|w|) + (l2 / 2) sum(w ** 2)``;
-    5. ``g += w``, so that ``(l2 / 2) g = l1 sign(w) + l2 w``, the gradient;
-    6. ``w.grad += (l2 / 2) g`` for every weight, in one vectorized call.
+    3. ``g = (l1 / a) sign(w) + (l2 / 2a) w``, one scaled addition;
+    4. the value ``a (w . g) = l1 sum(|w|) + (l2 / 2) sum(w ** 2)``;
+    5. ``g += (l2 / 2a) w``, so that ``a g = l1 sign(w) + l2 w``, the gradient;
+    6. ``w.grad += a g`` for every weight, in one vectorized call.
 
-    When ``l1`` is many orders of magnitude above ``l2``, step 3 rounds the
-    ``w`` term away in float32; what is lost is below float32's resolution of
-    the gradient ``l1 sign(w) + l2 w`` itself.
+    Dividing by the larger strength keeps every factor at most 1, so nothing
+    overflows whatever the two strengths; when one is many orders of magnitude
+    above the other, the smaller term is below float32's resolution of the sum
+    and is rounded away, as it would be in ``l1 * sign(w) + l2 * w``.
 
     Parameters
     ----------
@@ -115,10 +117,14 @@ class InPlacePenalty:
             torch._foreach_copy_(self.flat_parts, weights)
             if l1 and l2:
                 torch.sign(flat, out=gradient)
-                torch.add(flat, gradient, alpha=2.0 * l1 / l2, out=gradient)
-                value = torch.dot(flat, gradient).mul_(0.5 * l2)
-                gradient.add_(flat)
-                parts, alpha = self.gradient_parts, 0.5 * l2
+                scale = max(l1, 0.5 * l2)
+                if l1 >= 0.5 * l2:
+                    torch.add(gradient, flat, alpha=0.5 * l2 / l1, out=gradient)
+                else:
+                    torch.add(flat, gradient, alpha=2.0 * l1 / l2, out=gradient)
+                value = torch.dot(flat, gradient).mul_(scale)
+                gradient.add_(flat, alpha=0.5 * l2 / scale)
+                parts, alpha = self.gradient_parts, scale
             elif l1:
                 torch.sign(flat, out=gradient)
                 value = torch.dot(flat, gradient).mul_(l1)

@@ -106,3 +106,18 @@ def test_penalized_weights_are_collected_once_per_module(cancer):
     second = net._in_place_penalty().weights
     assert all(a is not b for a, b in zip(first, second))
     assert all(any(w is p for p in net.module_.parameters()) for w in second)
+
+
+@pytest.mark.parametrize("l1, l2", [(1.0, 1e-40), (1e-40, 1.0), (3.0, 6.0), (1e-3, 1e3)])
+def test_in_place_penalty_has_no_overflow_for_far_apart_strengths(l1, l2):
+    torch.manual_seed(2)
+    weights = [torch.randn(6, 4, requires_grad=True), torch.randn(3, 6, requires_grad=True)]
+    for w in weights:
+        w.grad = torch.zeros_like(w)
+    value = apply_penalty_(weights, l1, l2)
+    exact = [w.detach().double() for w in weights]
+    expected = sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in exact)
+    assert torch.isfinite(value)
+    torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=0.0)
+    for w, w64 in zip(weights, exact):
+        torch.testing.assert_close(w.grad.double(), l1 * w64.sign() + l2 * w64, rtol=1e-6, atol=0.0)
