@@ -18,34 +18,55 @@ def penalized_weights(module):
     return [p for p in module.parameters() if is_penalized(p)]
 
 
-def _penalty_and_gradient(weights, l1, l2):
-    """The penalty's value and its gradient ``l1 * sign(w) + l2 * w`` over all ``weights``.
+def _penalty_terms(flat, buffer, l1, l2):
+    """The penalty of the flattened weights ``flat`` and its gradient, up to a scale.
 
-    A training step calls this for every batch, so it is written for few kernel
-    launches: the weights are copied into one flat vector (one pass over them),
-    after which each term is one kernel over all of them instead of one per
-    weight. ``sum(|w|)`` is computed as ``sign(w) . w``, since the signs are
-    needed for the gradient anyway, and ``sum(w ** 2)`` as ``w . w``.
+    With both strengths nonzero, and ``a`` the larger of ``l1`` and ``l2 / 2``,
+    this is four passes over the weights:
+
+    1. ``g = sign(w)``, into ``buffer``;
+    2. ``g = (l1 / a) sign(w) + (l2 / 2a) w``, one scaled addition;
+    3. the value ``a (w . g) = l1 sum(|w|) + (l2 / 2) sum(w ** 2)``;
+    4. ``g += (l2 / 2a) w``, so that ``a g = l1 sign(w) + l2 w``, the gradient.
+
+    ``sum(|w|)`` comes out as ``sign(w) . w``, since the signs are needed for the
+    gradient anyway. Dividing by the larger strength keeps every factor at most
+    1, so nothing overflows whatever the two strengths; when one is many orders
+    of magnitude above the other, the smaller term is below float32's
+    resolution of the sum and is rounded away, as it would be in
+    ``l1 * sign(w) + l2 * w``.
+
+    Parameters
+    ----------
+    flat : 1-d tensor
+        The weights, flattened and concatenated; not modified.
+    buffer : 1-d tensor
+        Scratch space of ``flat``'s shape, overwritten.
+    l1, l2 : float
+        The strengths; at least one nonzero.
 
     Returns
     -------
     value : 0-d tensor
     gradient : 1-d tensor
-        The gradient of every weight, flattened and concatenated in order
-        (see :func:`_split`).
+        ``buffer``, or ``flat`` itself when ``l1`` is 0.
+    scale : float
+        The gradient of the penalty is ``scale * gradient``.
     """
-    flat = torch.cat([w.detach().reshape(-1) for w in weights])
+    if l1 and l2:
+        torch.sign(flat, out=buffer)
+        scale = max(l1, 0.5 * l2)
+        if l1 >= 0.5 * l2:
+            torch.add(buffer, flat, alpha=0.5 * l2 / l1, out=buffer)
+        else:
+            torch.add(flat, buffer, alpha=2.0 * l1 / l2, out=buffer)
+        value = torch.dot(flat, buffer).mul_(scale)
+        buffer.add_(flat, alpha=0.5 * l2 / scale)
+        return value, buffer, scale
     if l1:
-        gradient = torch.sign(flat)
-        value = torch.dot(gradient, flat).mul_(l1)
-        gradient.mul_(l1)
-        if l2:
-            value.add_(torch.dot(flat, flat), alpha=0.5 * l2)
-            gradient.add_(flat, alpha=l2)
-    else:
-        value = torch.dot(flat, flat).mul_(0.5 * l2)
-        gradient = flat.mul_(l2)  # flat is a copy: scaling it in place is safe
-    return value, gradient
+        torch.sign(flat, out=buffer)
+        return torch.dot(flat, buffer).mul_(l1), buffer, l1
+    return torch.dot(flat, flat).mul_(0.5 * l2), flat, l2
 
 
 def _split(flat, shapes):
@@ -54,39 +75,16 @@ def _split(flat, shapes):
     return [part.view(shape) for part, shape in zip(parts, shapes)]
 
 
-def penalty_value(weights, l1, l2):
-    """``l1 * sum(|w|) + l2 / 2 * sum(w ** 2)`` over all ``weights``, outside autograd."""
-    with torch.no_grad():
-        flat = torch.cat([w.reshape(-1) for w in weights])
-        value = flat.new_zeros(())
-        if l1:
-            value.add_(flat.abs().sum(), alpha=l1)
-        if l2:
-            value.add_(torch.dot(flat, flat), alpha=0.5 * l2)
-    return value
-
-
 class InPlacePenalty:
     """Add the penalty's gradient to the gradients of a fixed list of weights, step after step.
 
     A training step calls this after every backward pass, so it is written for
     few passes over the weights' memory and no allocation: the weights are
-    copied into one flat buffer ``w``, and the gradient is built in a second
-    one, ``g``, whose views shaped as the weights are made once. With both
-    strengths nonzero, and ``a`` the larger of ``l1`` and ``l2 / 2``, a step is six
-    passes over all the weights together:
-
-    1. the copy into ``w``;
-    2. ``g = sign(w)``;
-    3. ``g = (l1 / a) sign(w) + (l2 / 2a) w``, one scaled addition;
-    4. the value ``a (w . g) = l1 sum(|w|) + (l2 / 2) sum(w ** 2)``;
-    5. ``g += (l2 / 2a) w``, so that ``a g = l1 sign(w) + l2 w``, the gradient;
-    6. ``w.grad += a g`` for every weight, in one vectorized call.
-
-    Dividing by the larger strength keeps every factor at most 1, so nothing
-    overflows whatever the two strengths; when one is many orders of magnitude
-    above the other, the smaller term is below float32's resolution of the sum
-    and is rounded away, as it would be in ``l1 * sign(w) + l2 * w``.
+    copied into one flat buffer, the gradient is built in a second one
+    (:func:`_penalty_terms`), and the views of both shaped as the weights are
+    made once. With both strengths nonzero a step is six passes over all the
+    weights together: the copy, the four of :func:`_penalty_terms`, and the
+    addition to the weights' gradients in one vectorized call.
 
     Parameters
     ----------
@@ -112,26 +110,11 @@ class InPlacePenalty:
         ``requires_grad=False``) gets no gradient, as through autograd. At
         least one of ``l1``, ``l2`` must be nonzero.
         """
-        weights, flat, gradient = self.weights, self.flat, self.gradient
+        weights = self.weights
         with torch.no_grad():
             torch._foreach_copy_(self.flat_parts, weights)
-            if l1 and l2:
-                torch.sign(flat, out=gradient)
-                scale = max(l1, 0.5 * l2)
-                if l1 >= 0.5 * l2:
-                    torch.add(gradient, flat, alpha=0.5 * l2 / l1, out=gradient)
-                else:
-                    torch.add(flat, gradient, alpha=2.0 * l1 / l2, out=gradient)
-                value = torch.dot(flat, gradient).mul_(scale)
-                gradient.add_(flat, alpha=0.5 * l2 / scale)
-                parts, alpha = self.gradient_parts, scale
-            elif l1:
-                torch.sign(flat, out=gradient)
-                value = torch.dot(flat, gradient).mul_(l1)
-                parts, alpha = self.gradient_parts, l1
-            else:
-                value = torch.dot(flat, flat).mul_(0.5 * l2)
-                parts, alpha = weights, l2
+            value, gradient, alpha = _penalty_terms(self.flat, self.gradient, l1, l2)
+            parts = self.gradient_parts if gradient is self.gradient else self.flat_parts
             grads = [w.grad for w in weights]
             if any(g is None for g in grads):
                 pairs = [(g, part) for g, part in zip(grads, parts) if g is not None]
@@ -159,21 +142,23 @@ class _WeightPenalty(torch.autograd.Function):
     forward and again backward, which for a small network approaches the cost
     of the step itself. Here the forward pass computes the value and the
     gradient ``l1 * sign(w) + l2 * w`` together over the flattened weights
-    (:func:`_penalty_and_gradient`) and the backward pass only scales that
-    gradient, instead of deriving it through autograd.
+    (:func:`_penalty_terms`, as the training step's :class:`InPlacePenalty`)
+    and the backward pass only scales that gradient, instead of deriving it
+    through autograd.
     """
 
     @staticmethod
     def forward(ctx, l1, l2, *weights):
-        value, gradient = _penalty_and_gradient(weights, l1, l2)
-        # An intermediate result, not an input or output: kept on ctx, not saved.
-        ctx.gradient, ctx.shapes = gradient, [w.shape for w in weights]
+        flat = torch.cat([w.detach().reshape(-1) for w in weights])
+        value, gradient, scale = _penalty_terms(flat, torch.empty_like(flat), l1, l2)
+        # Intermediate results, not inputs or outputs: kept on ctx, not saved.
+        ctx.gradient, ctx.scale, ctx.shapes = gradient, scale, [w.shape for w in weights]
         return value
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        gradient = ctx.gradient * grad_output
+        gradient = ctx.gradient * (grad_output * ctx.scale)
         return (None, None, *_split(gradient, ctx.shapes))
 
 
