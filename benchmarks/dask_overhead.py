@@ -21,7 +21,6 @@ Run: ``python benchmarks/dask_overhead.py`` (about 4 minutes on 2 idle cores).
 """
 
 import argparse
-import logging
 import os
 import time
 import warnings
@@ -31,6 +30,7 @@ import dask
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from parallel import start_cluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLUSTER_SETTINGS = {
@@ -69,17 +69,9 @@ def fit_times(n_fits):
     return times[1:]
 
 
-def on_dask(settings, n_fits, environ):
-    from distributed import Client, LocalCluster
-
-    with dask.config.set(settings):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=":0",
-                               silence_logs=logging.ERROR)
-    # The nanny writes the workers' environment into this process's; undo it.
-    os.environ.clear()
-    os.environ.update(environ)
-    with Client(cluster, set_as_default=False) as client:
+def on_dask(settings, n_fits):
+    cluster, client = start_cluster(settings)
+    with client:
         workers = list(client.scheduler_info()["workers"])
         futures = [client.submit(fit_times, n_fits, workers=[w], pure=False) for w in workers]
         results = client.gather(futures)
@@ -92,14 +84,13 @@ def main():
     parser.add_argument("--fits", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    environ = dict(os.environ)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_start = os.getloadavg()
     rows = []
     for repeat in range(args.repeats):
         runs = {"loky": lambda: Parallel(n_jobs=2)(delayed(fit_times)(args.fits) for _ in range(2))}
         for name, settings in CLUSTER_SETTINGS.items():
-            runs[name] = lambda settings=settings: on_dask(settings, args.fits, environ)
+            runs[name] = lambda settings=settings: on_dask(settings, args.fits)
         for name, run in runs.items():
             for worker, times in enumerate(run()):
                 rows += [{"config": name, "repeat": repeat, "worker": worker, "fit_s": t}

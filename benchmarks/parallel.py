@@ -126,18 +126,27 @@ def malloc_trim_threshold():
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
-def start_cluster(malloc_defaults):
-    """A LocalCluster of 2 one-thread worker processes, and its client."""
+# None removes the variable from the environment dask gives its worker processes.
+WITHOUT_MALLOC_TRIM = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+
+
+def start_cluster(settings=None):
+    """A LocalCluster of 2 one-thread worker processes under dask ``settings``, and its client.
+
+    dask's nanny writes its worker environment (``OMP_NUM_THREADS=1``, ...) into this
+    process's environment before it spawns the workers; the environment is restored
+    afterwards, so that loky's workers and the next cluster do not inherit it.
+    """
     from distributed import Client, LocalCluster
 
-    # None removes the variable from the environment dask gives its worker processes.
-    settings = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None} \
-        if malloc_defaults else {}
-    with dask.config.set(settings):
+    environ = dict(os.environ)
+    with dask.config.set(settings or {}):
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=":0", silence_logs=logging.ERROR,
         )
+    os.environ.clear()
+    os.environ.update(environ)
     return cluster, Client(cluster, set_as_default=False)
 
 
@@ -185,17 +194,14 @@ def main():
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_start = os.getloadavg()
 
-    # dask's nanny writes OMP_NUM_THREADS=1 (and more) into this process's environment before
-    # it spawns its workers; restore it so that loky's workers and the next cluster do not
-    # inherit it.
-    environ = dict(os.environ)
     local_configs = {
         "n_jobs=1": {"n_jobs": 1},
         "n_jobs=1, n_threads=1": {"n_jobs": 1, "n_threads": 1},
         "n_jobs=2 (loky)": {"n_jobs": 2},
         "n_jobs=2 (threading)": {"n_jobs": 2},
     }
-    cluster_configs = {"dask, 2 workers": False, "dask, 2 workers, malloc defaults": True}
+    cluster_configs = {"dask, 2 workers": {},
+                       "dask, 2 workers, malloc defaults": WITHOUT_MALLOC_TRIM}
     rows, start_up, worker_malloc = [], [], {}
 
     def run(name, backend, workload, repeat, **kwargs):
@@ -216,11 +222,9 @@ def main():
                 run(name, parallel_config(backend=backend), workload, repeat, **kwargs)
         # One cluster at a time: the idle workers of a cluster cost a few percent of a core
         # each (heartbeats, profiling), which would slow down the other configurations.
-        for name, malloc_defaults in cluster_configs.items():
+        for name, settings in cluster_configs.items():
             start = time.perf_counter()
-            cluster, client = start_cluster(malloc_defaults)
-            os.environ.clear()
-            os.environ.update(environ)
+            cluster, client = start_cluster(settings)
             start_up.append({"repeat": repeat, "what": f"{name}, cluster",
                              "seconds": time.perf_counter() - start})
             # What the workers actually got, recorded with the results.
