@@ -86,7 +86,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         Walking the module tree and allocating the buffers every step would cost
         a few percent of a small network's step. A module re-initialized by
         skorch is a new object, which the identity check notices; the cache
-        lives for one fit (see ``on_train_end``).
+        lives for one fit (see ``on_train_end``), which also gives the weights
+        their own memory back if the training step had them share the penalty's
+        flat buffer.
         """
         module = self.module_
         cache = self.__dict__.get("_penalty_cache")
@@ -97,7 +99,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         return cache[1]
 
     def on_train_end(self, net, **kwargs):
-        self.__dict__.pop("_penalty_cache", None)
+        cache = self.__dict__.pop("_penalty_cache", None)
+        if cache is not None:
+            cache[1].release()
         return super().on_train_end(net, **kwargs)
 
     def train_step_single(self, batch, **fit_params):
@@ -117,5 +121,10 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         y_pred = self.infer(Xi, **fit_params)
         data_loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         data_loss.backward()
-        penalty = self._in_place_penalty()(self.l1, self.l2)
-        return {"loss": data_loss.detach() + penalty, "y_pred": y_pred}
+        penalty = self._in_place_penalty()
+        if not penalty.shares_storage:
+            # The weights live in the penalty's flat buffer for the rest of the
+            # fit, which saves copying them there at every step.
+            penalty.share_storage()
+        loss = penalty(self.l1, self.l2, data_loss.detach())
+        return {"loss": loss, "y_pred": y_pred}

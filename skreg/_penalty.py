@@ -19,14 +19,14 @@ def penalized_weights(module):
 
 
 def _penalty_terms(flat, buffer, l1, l2):
-    """The penalty of the flattened weights ``flat`` and its gradient, up to a scale.
+    """The penalty of the flattened weights ``flat`` and its gradient, each up to a scale.
 
     With both strengths nonzero, and ``a`` the larger of ``l1`` and ``l2 / 2``,
     this is four passes over the weights:
 
     1. ``g = sign(w)``, into ``buffer``;
     2. ``g = (l1 / a) sign(w) + (l2 / 2a) w``, one scaled addition;
-    3. the value ``a (w . g) = l1 sum(|w|) + (l2 / 2) sum(w ** 2)``;
+    3. ``w . g``, which is the value ``l1 sum(|w|) + (l2 / 2) sum(w ** 2)`` over ``a``;
     4. ``g += (l2 / 2a) w``, so that ``a g = l1 sign(w) + l2 w``, the gradient.
 
     ``sum(|w|)`` comes out as ``sign(w) . w``, since the signs are needed for the
@@ -34,7 +34,9 @@ def _penalty_terms(flat, buffer, l1, l2):
     1, so nothing overflows whatever the two strengths; when one is many orders
     of magnitude above the other, the smaller term is below float32's
     resolution of the sum and is rounded away, as it would be in
-    ``l1 * sign(w) + l2 * w``.
+    ``l1 * sign(w) + l2 * w``. The scales are returned rather than applied so
+    that the caller can fold them into an operation it runs anyway (adding the
+    value to the data loss, adding the gradient to the weights' gradients).
 
     Parameters
     ----------
@@ -47,11 +49,13 @@ def _penalty_terms(flat, buffer, l1, l2):
 
     Returns
     -------
-    value : 0-d tensor
+    product : 0-d tensor
+        The penalty is ``value_scale * product``.
+    value_scale : float
     gradient : 1-d tensor
         ``buffer``, or ``flat`` itself when ``l1`` is 0.
-    scale : float
-        The gradient of the penalty is ``scale * gradient``.
+    gradient_scale : float
+        The gradient of the penalty is ``gradient_scale * gradient``.
     """
     if l1 and l2:
         torch.sign(flat, out=buffer)
@@ -60,13 +64,13 @@ def _penalty_terms(flat, buffer, l1, l2):
             torch.add(buffer, flat, alpha=0.5 * l2 / l1, out=buffer)
         else:
             torch.add(flat, buffer, alpha=2.0 * l1 / l2, out=buffer)
-        value = torch.dot(flat, buffer).mul_(scale)
+        product = torch.dot(flat, buffer)
         buffer.add_(flat, alpha=0.5 * l2 / scale)
-        return value, buffer, scale
+        return product, scale, buffer, scale
     if l1:
         torch.sign(flat, out=buffer)
-        return torch.dot(flat, buffer).mul_(l1), buffer, l1
-    return torch.dot(flat, flat).mul_(0.5 * l2), flat, l2
+        return torch.dot(flat, buffer), l1, buffer, l1
+    return torch.dot(flat, flat), 0.5 * l2, flat, l2
 
 
 def _split(flat, shapes):
@@ -80,11 +84,20 @@ class InPlacePenalty:
 
     A training step calls this after every backward pass, so it is written for
     few passes over the weights' memory and no allocation: the weights are
-    copied into one flat buffer, the gradient is built in a second one
+    read as one flat buffer, the gradient is built in a second one
     (:func:`_penalty_terms`), and the views of both shaped as the weights are
     made once. With both strengths nonzero a step is six passes over all the
-    weights together: the copy, the four of :func:`_penalty_terms`, and the
-    addition to the weights' gradients in one vectorized call.
+    weights together: a copy into the flat buffer, the four of
+    :func:`_penalty_terms`, and the addition to the weights' gradients in one
+    vectorized call. Each operation costs a few microseconds however small the
+    network, so the value's scale is applied by the addition to the data loss
+    rather than by one more.
+
+    :meth:`share_storage` saves the copy: the weights then live in the flat
+    buffer itself, as views of it, until :meth:`release`. A step checks that
+    they still do (a weight whose ``.data`` was replaced, or a module moved to
+    another device, no longer does) and copies when they do not, so the value
+    and the gradient are always those of the current weights.
 
     Parameters
     ----------
@@ -102,18 +115,66 @@ class InPlacePenalty:
         shapes = [w.shape for w in self.weights]
         self.flat_parts = _split(self.flat, shapes)
         self.gradient_parts = _split(self.gradient, shapes)
+        self._shared_pointers = None
 
-    def __call__(self, l1, l2):
-        """Add ``l1 * sign(w) + l2 * w`` to each ``w.grad`` in place and return the penalty.
+    def share_storage(self):
+        """Make the weights views of the flat buffer, keeping their values.
+
+        This is what :func:`torch.nn.utils.vector_to_parameters` does to
+        parameters: the ``Parameter`` objects stay the same (an optimizer's
+        state stays theirs), only the memory behind them changes. Tensors that
+        are disjoint views of one storage save as usual with ``torch.save`` and
+        with ``safetensors`` 0.4 or later.
+        """
+        with torch.no_grad():
+            torch._foreach_copy_(self.flat_parts, [w.data for w in self.weights])
+            for weight, part in zip(self.weights, self.flat_parts):
+                weight.data = part
+        self._shared_pointers = self._pointers()
+
+    def release(self):
+        """Give every weight that is still a view of the flat buffer memory of its own."""
+        if self._shared_pointers is None:
+            return
+        for weight, pointer in zip(self.weights, self._shared_pointers):
+            if weight.data_ptr() == pointer:
+                weight.data = weight.data.clone()
+        self._shared_pointers = None
+
+    @property
+    def shares_storage(self):
+        """Whether :meth:`share_storage` was called and :meth:`release` not since."""
+        return self._shared_pointers is not None
+
+    def _pointers(self):
+        return [w.data_ptr() for w in self.weights]
+
+    def __call__(self, l1, l2, loss=None):
+        """Add ``l1 * sign(w) + l2 * w`` to each ``w.grad`` in place; return the penalty.
 
         The value covers every weight; a frozen weight (no ``.grad``, e.g.
         ``requires_grad=False``) gets no gradient, as through autograd. At
         least one of ``l1``, ``l2`` must be nonzero.
+
+        Parameters
+        ----------
+        l1, l2 : float
+            The strengths.
+        loss : 0-d tensor, optional
+            A data loss, not differentiated through. When given, the return
+            value is ``loss`` plus the penalty, in one operation.
         """
         weights = self.weights
         with torch.no_grad():
-            torch._foreach_copy_(self.flat_parts, weights)
-            value, gradient, alpha = _penalty_terms(self.flat, self.gradient, l1, l2)
+            if self._shared_pointers is None or self._shared_pointers != self._pointers():
+                torch._foreach_copy_(self.flat_parts, weights)
+            product, value_scale, gradient, alpha = _penalty_terms(
+                self.flat, self.gradient, l1, l2
+            )
+            if loss is None:
+                value = product.mul_(value_scale)
+            else:
+                value = torch.add(loss, product, alpha=value_scale)
             parts = self.gradient_parts if gradient is self.gradient else self.flat_parts
             grads = [w.grad for w in weights]
             if any(g is None for g in grads):
@@ -150,10 +211,12 @@ class _WeightPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, l1, l2, *weights):
         flat = torch.cat([w.detach().reshape(-1) for w in weights])
-        value, gradient, scale = _penalty_terms(flat, torch.empty_like(flat), l1, l2)
+        product, value_scale, gradient, scale = _penalty_terms(
+            flat, torch.empty_like(flat), l1, l2
+        )
         # Intermediate results, not inputs or outputs: kept on ctx, not saved.
         ctx.gradient, ctx.scale, ctx.shapes = gradient, scale, [w.shape for w in weights]
-        return value
+        return product.mul_(value_scale)
 
     @staticmethod
     @once_differentiable

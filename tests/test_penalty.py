@@ -3,6 +3,7 @@ import torch
 
 from skreg._module import MLPModule
 from skreg._penalty import (
+    InPlacePenalty,
     apply_penalty_,
     penalized_weights,
     weight_penalty,
@@ -90,6 +91,21 @@ def test_in_place_penalty_matches_the_term_by_term_reference(l1, l2):
     torch.testing.assert_close(value, expected)
 
 
+@pytest.mark.parametrize("l1, l2", [(0.1, 0.0), (0.0, 0.3), (0.02, 0.05)])
+def test_in_place_penalty_adds_its_value_to_a_given_loss(l1, l2):
+    torch.manual_seed(3)
+    weights = [torch.randn(4, 3, requires_grad=True), torch.randn(2, 4, requires_grad=True)]
+    for w in weights:
+        w.grad = torch.zeros_like(w)
+    loss = torch.tensor(0.75)
+    total = InPlacePenalty(weights)(l1, l2, loss)
+    expected = 0.75 + sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in weights)
+    torch.testing.assert_close(total, expected.detach())
+    assert loss.item() == 0.75  # the given loss is not modified
+    for w in weights:
+        torch.testing.assert_close(w.grad, l1 * w.detach().sign() + l2 * w.detach())
+
+
 def test_penalized_weights_are_collected_once_per_module(cancer):
     from skreg import RegularizedMLPClassifier
 
@@ -119,3 +135,61 @@ def test_in_place_penalty_has_no_overflow_for_far_apart_strengths(l1, l2):
     torch.testing.assert_close(value.double(), expected, rtol=1e-6, atol=0.0)
     for w, w64 in zip(weights, exact):
         torch.testing.assert_close(w.grad.double(), l1 * w64.sign() + l2 * w64, rtol=1e-6, atol=0.0)
+
+
+@pytest.mark.parametrize("l1, l2", [(0.1, 0.0), (0.0, 0.3), (0.02, 0.05)])
+def test_shared_storage_keeps_the_weights_and_follows_their_changes(l1, l2):
+    torch.manual_seed(4)
+    weights = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(2, 5))]
+    before = [w.detach().clone() for w in weights]
+    penalty = InPlacePenalty(weights)
+    penalty.share_storage()
+    assert penalty.shares_storage
+    assert all(torch.equal(w.detach(), b) for w, b in zip(weights, before))
+    assert all(w.data_ptr() == part.data_ptr() for w, part in zip(weights, penalty.flat_parts))
+    # An in-place update (as an optimizer's) is seen by the next step ...
+    with torch.no_grad():
+        weights[0].mul_(2.0)
+    # ... and so is a weight whose memory was replaced.
+    weights[1].data = torch.randn(2, 5)
+    for w in weights:
+        w.grad = torch.zeros_like(w)
+    value = penalty(l1, l2)
+    current = [w.detach() for w in weights]
+    torch.testing.assert_close(
+        value, sum(l1 * w.abs().sum() + 0.5 * l2 * (w * w).sum() for w in current)
+    )
+    for w, w_now in zip(weights, current):
+        torch.testing.assert_close(w.grad, l1 * w_now.sign() + l2 * w_now)
+    penalty.release()
+    assert not penalty.shares_storage
+    assert all(w.data_ptr() != part.data_ptr() for w, part in zip(weights, penalty.flat_parts))
+    torch.testing.assert_close(weights[0].detach(), 2.0 * before[0])
+
+
+def test_fit_with_a_penalty_leaves_each_weight_its_own_memory(cancer, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from skorch.callbacks import Callback
+
+    from skreg import RegularizedMLPClassifier
+
+    class SaveModuleEachEpoch(Callback):
+        """Saves the module mid-fit, while the weights share the penalty's buffer."""
+
+        def on_epoch_end(self, net, **kwargs):
+            save_file(net.module_.state_dict(), tmp_path / "mid_fit.safetensors")
+            torch.save(net.module_.state_dict(), tmp_path / "mid_fit.pt")
+
+    X, y = cancer
+    model = RegularizedMLPClassifier(
+        (8, 4), l1=1e-3, l2=1e-3, max_iter=3, random_state=0, callbacks=[SaveModuleEachEpoch()]
+    ).fit(X, y)
+    parameters = list(model.net_.module_.parameters())
+    storages = {p.untyped_storage().data_ptr() for p in parameters}
+    assert len(storages) == len(parameters)
+    assert all(p.untyped_storage().nbytes() == p.numel() * p.element_size() for p in parameters)
+    final = model.net_.module_.state_dict()
+    for saved in (load_file(tmp_path / "mid_fit.safetensors"), torch.load(tmp_path / "mid_fit.pt")):
+        assert saved.keys() == final.keys()
+        for name, tensor in final.items():
+            torch.testing.assert_close(saved[name], tensor)
