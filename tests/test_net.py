@@ -1,0 +1,80 @@
+"""The net's loss: the fused mean reduction agrees with the mean of the per-row losses."""
+
+import pytest
+import torch
+from torch import nn
+
+from skreg._module import MLPModule
+from skreg._net import RegularizedNet
+
+
+def initialized_net(criterion, n_outputs=3):
+    return RegularizedNet(
+        module=MLPModule, module__n_features=4, module__n_outputs=n_outputs,
+        module__hidden_layer_sizes=[5], module__activation="relu", module__dropout=[0.0],
+        module__batch_norm=False, criterion=criterion, optimizer=torch.optim.SGD,
+    ).initialize()
+
+
+def per_row_mean(criterion, y_pred, target):
+    per_row = criterion(y_pred, target)
+    return per_row.reshape(len(per_row), -1).mean(dim=1).mean()
+
+
+def case(name, generator):
+    """A loss skreg builds and a batch of targets for it."""
+    indices = torch.randint(0, 3, (32,), generator=generator)
+    return {
+        "class indices": (nn.CrossEntropyLoss(reduction="none"), indices),
+        "label smoothing": (nn.CrossEntropyLoss(reduction="none", label_smoothing=0.1), indices),
+        "class probabilities": (
+            nn.CrossEntropyLoss(reduction="none"),
+            torch.rand(32, 3, generator=generator).softmax(1),
+        ),
+        "squared error, several outputs": (
+            nn.MSELoss(reduction="none"), torch.randn(32, 3, generator=generator)
+        ),
+    }[name]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["class indices", "label smoothing", "class probabilities", "squared error, several outputs"],
+)
+def test_fused_mean_loss_matches_the_mean_of_per_row_losses(name):
+    generator = torch.Generator().manual_seed(0)
+    criterion, target = case(name, generator)
+    net = initialized_net(criterion)
+    y_pred = torch.randn(32, 3, generator=generator).requires_grad_()
+    reference_pred = y_pred.detach().clone().requires_grad_()
+    fused = net._fused_mean_loss(y_pred, target)
+    assert fused is not None
+    reference = per_row_mean(criterion, reference_pred, target)
+    torch.testing.assert_close(fused, reference)
+    fused.backward()
+    reference.backward()
+    torch.testing.assert_close(y_pred.grad, reference_pred.grad)
+    torch.testing.assert_close(net.get_loss(y_pred, target), reference)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        nn.CrossEntropyLoss(reduction="none", weight=torch.tensor([1.0, 2.0, 3.0])),
+        nn.CrossEntropyLoss(reduction="sum"),
+        nn.HuberLoss(reduction="none"),
+    ],
+    ids=["class weights", "sum", "other loss"],
+)
+def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion):
+    generator = torch.Generator().manual_seed(1)
+    net = initialized_net(criterion)
+    y_pred = torch.randn(8, 3, generator=generator)
+    if isinstance(criterion, nn.CrossEntropyLoss):
+        target = torch.randint(0, 3, (8,), generator=generator)
+    else:
+        target = torch.randn(8, 3, generator=generator)
+    assert net._fused_mean_loss(y_pred, target) is None
+    expected = criterion(y_pred, target)
+    expected = expected.reshape(len(expected), -1).mean(dim=1).mean() if expected.ndim else expected
+    torch.testing.assert_close(net.get_loss(y_pred, target), expected)
