@@ -55,7 +55,10 @@ PARAMETERS = """\
         a larger ``n_iter_no_change`` keeps the loss-based stopping rule from
         ending training early.
 {task_parameters}    solver : {"adam", "sgd"}, default="adam"
-        Optimizer.
+        Optimizer: torch's ``Adam`` (``AdamW`` with ``weight_decay``) or
+        ``SGD``. On a CPU, Adam runs torch's fused implementation where torch
+        has one (2.4 and later), which gives the same updates up to
+        floating-point rounding.
     learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
         Learning-rate schedule, through skorch's ``LRScheduler`` (for both
         solvers). "constant" keeps ``learning_rate_init``. "adaptive", as in
