@@ -5,7 +5,11 @@ Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
 
 * ``hand-written loop``: plain PyTorch, the reference. Tensors made once, one
   ``randperm`` per epoch, batches gathered by index, the loss summed on the
-  device and read once per epoch.
+  device and read once per epoch. Its Adam is the one skreg builds: torch's
+  fused implementation on a CPU (where torch has it), torch's default
+  elsewhere.
+* ``hand-written, default Adam`` (CPU only): the same loop with torch's default
+  Adam, which is what skorch's defaults and most hand-written loops use.
 * ``skreg``: ``RegularizedMLPClassifier`` (training through skorch).
 * ``skreg l1+l2``: the same with ``l1=1e-5, l2=1e-4``, which shows the cost of the penalty.
 * ``skreg cuda_graph`` (``--device cuda`` only): skreg with ``cuda_graph=True``.
@@ -65,6 +69,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from skreg import RegularizedMLPClassifier
+from skreg._base import cpu_has_fused_adam
 from skreg._module import MLPModule
 from skreg._penalty import InPlacePenalty
 
@@ -152,13 +157,19 @@ def quiet():
 
 
 # ---------------------------------------------------------------------------- contenders
-def fit_hand_written(X, y, hidden, batch_size, epochs, device):
-    """The reference: a plain PyTorch loop over the identical network and optimizer."""
+def fit_hand_written(X, y, hidden, batch_size, epochs, device, fused=None):
+    """The reference: a plain PyTorch loop over the identical network and optimizer.
+
+    ``fused=None`` builds Adam as skreg does (fused on a CPU where torch has
+    it); ``fused=False`` is torch's default Adam.
+    """
     start = clock(device)
     torch.manual_seed(0)
     n, d = X.shape
     module = MLPModule(d, 2, list(hidden), "relu", [0.0] * len(hidden), False).to(device)
-    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE)
+    if fused is None:
+        fused = torch.device(device).type == "cpu" and cpu_has_fused_adam()
+    optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, fused=fused or None)
     criterion = nn.CrossEntropyLoss()
     X_t = torch.from_numpy(X).to(device)
     y_t = torch.from_numpy(y).to(device)
@@ -222,6 +233,8 @@ def contenders(device):
         "skreg": fit_skreg,
         "skreg l1+l2": lambda *a: fit_skreg(*a, l1=1e-5, l2=1e-4),
     }
+    if torch.device(device).type == "cpu":
+        runs["hand-written, default Adam"] = lambda *a: fit_hand_written(*a, fused=False)
     if torch.device(device).type == "cuda":
         runs["skreg cuda_graph"] = lambda *a: fit_skreg(*a, cuda_graph=True)
     runs["skorch default"] = fit_skorch_default
@@ -230,29 +243,50 @@ def contenders(device):
     return runs
 
 
-def interleaved_medians(runs, repeats, *args):
-    """Median seconds of each run, the runs interleaved, after one untimed warm-up each."""
+def settle(seconds=0.5):
+    """Wait for the previous run's idle BLAS threads to stop spinning.
+
+    OpenBLAS (numpy's, used by sklearn's MLPClassifier) keeps its threads
+    spinning for a while after a call. On a 2-core machine they took cores from
+    the next contender: a hand-written loop timed right after an MLPClassifier
+    fit took 1.18x as long as after a pause of half a second.
+    """
+    time.sleep(seconds)
+
+
+def interleaved(runs, repeats, reference, *args):
+    """Time the runs in ``repeats`` rounds, each run once per round, after a warm-up each.
+
+    Returns each run's median seconds and its median ratio to ``reference``
+    within a round. This machine's speed drifts by up to a fifth over tens of
+    seconds; a ratio within a round, whose runs follow each other, is steadier
+    than the ratio of two medians taken over the whole section.
+    """
     for fn in runs.values():
         fn(*args)
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
+            settle()
             times[name].append(fn(*args))
-    return {name: float(np.median(t)) for name, t in times.items()}
+    base = np.asarray(times[reference])
+    return {
+        name: (float(np.median(t)), float(np.median(np.asarray(t) / base)))
+        for name, t in times.items()
+    }
 
 
 # ---------------------------------------------------------------------------- sections
 def section_fit(name, X, y, hidden, batch_size, epochs, repeats, device, peak_gflops):
-    seconds = interleaved_medians(contenders(device), repeats, X, y, hidden, batch_size,
-                                  epochs, device)
+    timed = interleaved(contenders(device), repeats, "hand-written loop", X, y, hidden,
+                        batch_size, epochs, device)
     flops = training_flops(X.shape[0], X.shape[1], hidden) * epochs
-    reference = seconds["hand-written loop"]
     rows = []
-    for contender, s in seconds.items():
+    for contender, (s, ratio) in timed.items():
         rows.append({
             "section": name, "contender": contender, "rows": X.shape[0], "features": X.shape[1],
             "hidden": "x".join(map(str, hidden)), "batch_size": batch_size, "epochs": epochs,
-            "ms_per_epoch": 1e3 * s / epochs, "ratio_to_hand_written": s / reference,
+            "ms_per_epoch": 1e3 * s / epochs, "ratio_to_hand_written": ratio,
             "gflops": flops / s / 1e9, "fraction_of_matmul_peak": flops / s / 1e9 / peak_gflops,
         })
     return rows
@@ -333,18 +367,11 @@ def section_predict(X, y, hidden, batch_size, repeats, device):
         return clock(device) - start
 
     runs = {"raw eval forward": raw_forward, "skreg predict_proba": skreg_predict}
-    for fn in runs.values():
-        fn()
-    times = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            times[name].append(fn())
-    seconds = {name: float(np.median(t)) for name, t in times.items()}
+    timed = interleaved(runs, repeats, "raw eval forward")
     return [{
         "section": "predict", "contender": name, "rows": X.shape[0], "features": X.shape[1],
-        "hidden": "x".join(map(str, hidden)), "ms": 1e3 * s,
-        "ratio_to_raw_forward": s / seconds["raw eval forward"],
-    } for name, s in seconds.items()]
+        "hidden": "x".join(map(str, hidden)), "ms": 1e3 * s, "ratio_to_raw_forward": ratio,
+    } for name, (s, ratio) in timed.items()]
 
 
 def scaling_child(n, d, hidden, batch_size, epochs, device):
@@ -409,8 +436,13 @@ def markdown_report(settings, info, peak_gflops, load_before, load_after, frames
               f"- large float32 matrix product (best of 10): {peak_gflops:.1f} GFLOP/s", "",
               "## Settings", ""]
     lines += [f"- {k}: {v}" for k, v in settings.items()]
-    lines += ["- timings: median of `repeats` interleaved runs after a warm-up; "
-              "ms per epoch = fit time / epochs (fixed cost per fit included)",
+    lines += ["- timings: `repeats` rounds, each contender once per round after a warm-up "
+              "and a pause of 0.5 s; times are medians over the rounds, ratios the median "
+              "of the ratios within a round; ms per epoch = fit time / epochs (fixed cost "
+              "per fit included)",
+              "- Adam: torch's fused implementation for skreg and the hand-written loop on a "
+              f"CPU (available here: {cpu_has_fused_adam()}), torch's default for skorch and "
+              "`hand-written, default Adam`",
               "- GFLOP/s: multiply-add FLOPs of the forward and backward passes "
               "(see `training_flops`) per second of fit", ""]
     for title, frame in frames.items():
