@@ -19,24 +19,26 @@ def penalized_weights(module):
 
 
 def _penalty_terms(flat, buffer, l1, l2):
-    """The penalty of the flattened weights ``flat`` and its gradient, each up to a scale.
+    """The sums that make up the penalty of the flattened weights ``flat``, and its gradient.
 
-    With both strengths nonzero, and ``a`` the larger of ``l1`` and ``l2 / 2``,
-    this is four passes over the weights:
+    With both strengths nonzero this is four passes over the weights, two of
+    which only read them:
 
-    1. ``g = sign(w)``, into ``buffer``;
-    2. ``g = (l1 / a) sign(w) + (l2 / 2a) w``, one scaled addition;
-    3. ``w . g``, which is the value ``l1 sum(|w|) + (l2 / 2) sum(w ** 2)`` over ``a``;
-    4. ``g += (l2 / 2a) w``, so that ``a g = l1 sign(w) + l2 w``, the gradient.
+    1. ``s = sign(w)``, into ``buffer``;
+    2. ``sum(|w|) = w . s``;
+    3. ``sum(w ** 2) = w . w``;
+    4. ``g = (l1 / a) s + (l2 / a) w`` in place of ``s``, with ``a`` the larger
+       strength, so that ``a g = l1 sign(w) + l2 w`` is the gradient.
 
-    ``sum(|w|)`` comes out as ``sign(w) . w``, since the signs are needed for the
-    gradient anyway. Dividing by the larger strength keeps every factor at most
-    1, so nothing overflows whatever the two strengths; when one is many orders
-    of magnitude above the other, the smaller term is below float32's
-    resolution of the sum and is rounded away, as it would be in
-    ``l1 * sign(w) + l2 * w``. The scales are returned rather than applied so
-    that the caller can fold them into an operation it runs anyway (adding the
-    value to the data loss, adding the gradient to the weights' gradients).
+    Dividing by the larger strength keeps every factor at most 1, so nothing
+    overflows whatever the two strengths; when one is many orders of magnitude
+    above the other, the smaller term is below float32's resolution of the sum
+    and is rounded away, as it would be in ``l1 * sign(w) + l2 * w``. The
+    scales are returned rather than applied so that the caller can fold them
+    into operations it runs anyway (adding the value to the data loss, adding
+    the gradient to the weights' gradients): on a network of a few hundred
+    thousand weights every operation costs a few microseconds, and the passes
+    that write cost more than those that only read.
 
     Parameters
     ----------
@@ -49,28 +51,35 @@ def _penalty_terms(flat, buffer, l1, l2):
 
     Returns
     -------
-    product : 0-d tensor
-        The penalty is ``value_scale * product``.
-    value_scale : float
+    sums : list of (0-d tensor, float)
+        The penalty is the sum of ``scale * total`` over its ``(total, scale)``
+        pairs.
     gradient : 1-d tensor
         ``buffer``, or ``flat`` itself when ``l1`` is 0.
     gradient_scale : float
         The gradient of the penalty is ``gradient_scale * gradient``.
     """
-    if l1 and l2:
-        torch.sign(flat, out=buffer)
-        scale = max(l1, 0.5 * l2)
-        if l1 >= 0.5 * l2:
-            torch.add(buffer, flat, alpha=0.5 * l2 / l1, out=buffer)
-        else:
-            torch.add(flat, buffer, alpha=2.0 * l1 / l2, out=buffer)
-        product = torch.dot(flat, buffer)
-        buffer.add_(flat, alpha=0.5 * l2 / scale)
-        return product, scale, buffer, scale
-    if l1:
-        torch.sign(flat, out=buffer)
-        return torch.dot(flat, buffer), l1, buffer, l1
-    return torch.dot(flat, flat), 0.5 * l2, flat, l2
+    if not l1:
+        return [(torch.dot(flat, flat), 0.5 * l2)], flat, l2
+    torch.sign(flat, out=buffer)
+    sums = [(torch.dot(flat, buffer), l1)]
+    if not l2:
+        return sums, buffer, l1
+    sums.append((torch.dot(flat, flat), 0.5 * l2))
+    if l1 >= l2:
+        torch.add(buffer, flat, alpha=l2 / l1, out=buffer)
+        return sums, buffer, l1
+    torch.add(flat, buffer, alpha=l1 / l2, out=buffer)
+    return sums, buffer, l2
+
+
+def _scaled_sum(sums, start=None):
+    """``start`` (a 0-d tensor, or nothing) plus ``scale * total`` for each pair of ``sums``."""
+    (total, scale), rest = sums[0], sums[1:]
+    value = total * scale if start is None else torch.add(start, total, alpha=scale)
+    for total, scale in rest:
+        value = torch.add(value, total, alpha=scale)
+    return value
 
 
 def _split(flat, shapes):
@@ -89,9 +98,7 @@ class InPlacePenalty:
     made once. With both strengths nonzero a step is six passes over all the
     weights together: a copy into the flat buffer, the four of
     :func:`_penalty_terms`, and the addition to the weights' gradients in one
-    vectorized call. Each operation costs a few microseconds however small the
-    network, so the value's scale is applied by the addition to the data loss
-    rather than by one more.
+    vectorized call.
 
     :meth:`share_storage` saves the copy: the weights then live in the flat
     buffer itself, as views of it, until :meth:`release`. A step checks that
@@ -162,19 +169,15 @@ class InPlacePenalty:
             The strengths.
         loss : 0-d tensor, optional
             A data loss, not differentiated through. When given, the return
-            value is ``loss`` plus the penalty, in one operation.
+            value is ``loss`` plus the penalty, added by the operations that
+            scale the penalty's sums.
         """
         weights = self.weights
         with torch.no_grad():
             if self._shared_pointers is None or self._shared_pointers != self._pointers():
                 torch._foreach_copy_(self.flat_parts, weights)
-            product, value_scale, gradient, alpha = _penalty_terms(
-                self.flat, self.gradient, l1, l2
-            )
-            if loss is None:
-                value = product.mul_(value_scale)
-            else:
-                value = torch.add(loss, product, alpha=value_scale)
+            sums, gradient, alpha = _penalty_terms(self.flat, self.gradient, l1, l2)
+            value = _scaled_sum(sums, loss)
             parts = self.gradient_parts if gradient is self.gradient else self.flat_parts
             grads = [w.grad for w in weights]
             if any(g is None for g in grads):
@@ -211,12 +214,10 @@ class _WeightPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, l1, l2, *weights):
         flat = torch.cat([w.detach().reshape(-1) for w in weights])
-        product, value_scale, gradient, scale = _penalty_terms(
-            flat, torch.empty_like(flat), l1, l2
-        )
+        sums, gradient, scale = _penalty_terms(flat, torch.empty_like(flat), l1, l2)
         # Intermediate results, not inputs or outputs: kept on ctx, not saved.
         ctx.gradient, ctx.scale, ctx.shapes = gradient, scale, [w.shape for w in weights]
-        return product.mul_(value_scale)
+        return _scaled_sum(sums)
 
     @staticmethod
     @once_differentiable
