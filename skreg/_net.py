@@ -71,7 +71,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
 
         For the losses skreg builds, the kernel's mean reduction gives the same
         value as the mean of the per-row losses, and saves a separate ``mean``
-        and its backward node: 15-30 microseconds a step. That holds for
+        and its backward node: 14-28 microseconds a step. That holds for
         cross-entropy without class weights (skreg's targets are class indices
         from 0, so no row is ever ignored) and for the squared error (every row
         has as many outputs). Other losses, and losses built to sum, return None.
