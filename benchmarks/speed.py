@@ -69,7 +69,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from skreg import RegularizedMLPClassifier
-from skreg._base import cpu_has_fused_adam
+from skreg._base import uses_fused_adam
 from skreg._module import MLPModule
 from skreg._penalty import InPlacePenalty
 
@@ -168,7 +168,7 @@ def fit_hand_written(X, y, hidden, batch_size, epochs, device, fused=None):
     n, d = X.shape
     module = MLPModule(d, 2, list(hidden), "relu", [0.0] * len(hidden), False).to(device)
     if fused is None:
-        fused = torch.device(device).type == "cpu" and cpu_has_fused_adam()
+        fused = uses_fused_adam(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, fused=fused or None)
     criterion = nn.CrossEntropyLoss()
     X_t = torch.from_numpy(X).to(device)
@@ -441,7 +441,7 @@ def markdown_report(settings, info, peak_gflops, load_before, load_after, frames
               "of the ratios within a round; ms per epoch = fit time / epochs (fixed cost "
               "per fit included)",
               "- Adam: torch's fused implementation for skreg and the hand-written loop on a "
-              f"CPU (available here: {cpu_has_fused_adam()}), torch's default for skorch and "
+              f"CPU (available here: {uses_fused_adam('cpu')}), torch's default for skorch and "
               "`hand-written, default Adam`",
               "- GFLOP/s: multiply-add FLOPs of the forward and backward passes "
               "(see `training_flops`) per second of fit", ""]

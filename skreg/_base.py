@@ -61,13 +61,24 @@ def resolve_device(device):
 
 
 @functools.cache
-def cpu_has_fused_adam():
+def _cpu_has_fused_adam():
     """Whether this torch has the fused Adam kernel for CPU tensors (torch 2.4 and later)."""
     try:
         torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
     except (RuntimeError, ValueError, TypeError):
         return False
     return True
+
+
+def uses_fused_adam(device):
+    """Whether skreg's Adam on ``device`` is torch's fused implementation.
+
+    It is on a CPU where torch has it: the fused kernel updates every parameter
+    in one call instead of torch's default loop of small operations per
+    parameter, which makes a CPU epoch about a tenth shorter
+    (benchmarks/speed.py). Elsewhere skreg keeps torch's default.
+    """
+    return torch.device(device).type == "cpu" and _cpu_has_fused_adam()
 
 
 def seed_torch(seed, device):
@@ -300,10 +311,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
             optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
             optimizer_params = {}
-            if device.type == "cpu" and cpu_has_fused_adam():
-                # The fused kernel updates every parameter in one call instead of
-                # torch's default loop of small operations per parameter, which
-                # makes a CPU epoch about a tenth shorter (benchmarks/speed.py).
+            if uses_fused_adam(device):
                 optimizer_params["optimizer__fused"] = True
         if self.cuda_graph:
             optimizer_params["optimizer__capturable"] = True

@@ -268,3 +268,15 @@ def test_partial_fit_calls_draw_new_dropout_masks_and_shuffles(cancer):
     again = RegularizedMLPClassifier(**params).partial_fit(X, y, classes=[0, 1])
     again.partial_fit(X, y).partial_fit(X, y)
     assert again.loss_curve_ == model.loss_curve_
+
+
+def test_adam_is_fused_on_a_cpu_where_torch_has_it(cancer):
+    from skreg import RegularizedMLPClassifier
+    from skreg._base import uses_fused_adam
+
+    X, y = cancer
+    adam = RegularizedMLPClassifier((8,), max_iter=1, random_state=0).fit(X, y)
+    assert bool(adam.net_.optimizer_.defaults["fused"]) == uses_fused_adam("cpu")
+    sgd = RegularizedMLPClassifier((8,), solver="sgd", max_iter=1, random_state=0).fit(X, y)
+    assert not sgd.net_.optimizer_.defaults.get("fused")
+    assert not uses_fused_adam("cuda")
