@@ -301,9 +301,9 @@ def timed_penalty(device):
     original = InPlacePenalty.__call__
     spent = [0.0]
 
-    def timed(self, l1, l2, loss=None, l2_gradient=True):
+    def timed(self, l1, l2, loss=None):
         start = clock(device)
-        value = original(self, l1, l2, loss, l2_gradient)
+        value = original(self, l1, l2, loss)
         spent[0] += clock(device) - start
         return value
 
@@ -317,35 +317,6 @@ def timed_penalty(device):
 PENALTIES = {"l1+l2": dict(l1=1e-5, l2=1e-4), "l1": dict(l1=1e-5), "l2": dict(l2=1e-4)}
 
 
-def decay_cost(optimizer, l2, device, rounds=30, steps=200):
-    """Microseconds that ``weight_decay=l2`` on the first param group adds to ``optimizer.step``.
-
-    Where skreg's fused Adam adds the L2 gradient itself, that part of the
-    penalty's cost is spent in the optimizer, outside the timed penalty call.
-    Steps with and without the decay alternate, ``steps`` at a time; the cost
-    is the median over ``rounds`` of the difference of the two medians per
-    step (the optimizer's own parameters move a little; nothing else uses them).
-    """
-    group = optimizer.param_groups[0]
-    for parameter in (p for g in optimizer.param_groups for p in g["params"]):
-        parameter.grad = torch.randn_like(parameter) * 1e-3
-    decay = group["weight_decay"]
-    differences = []
-    for _ in range(rounds):
-        per_step = {}
-        for value in (decay, decay + l2):
-            group["weight_decay"] = value
-            synchronize(device)
-            start = clock(device)
-            for _ in range(steps):
-                optimizer.step()
-            synchronize(device)
-            per_step[value] = (clock(device) - start) / steps
-        differences.append(per_step[decay + l2] - per_step[decay])
-    group["weight_decay"] = decay
-    return 1e6 * float(np.median(differences))
-
-
 def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
     """The penalty's share of an epoch, timed inside the fit.
 
@@ -353,49 +324,29 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
     batch) over the seconds of the epochs (skorch's ``dur``), in the same fits:
     a direct measurement, unlike the difference of two fit times, which the
     machine's noise blurs. The clock around each call adds about a microsecond.
-    Where the fit hands the L2 gradient to a fused Adam (``l2_in_optimizer``),
-    what that costs the optimizer is timed apart (:func:`decay_cost`) and
-    added to the share.
     """
     shares = {name: [] for name in PENALTIES}
     per_step = {name: [] for name in PENALTIES}
     epoch_ms = {name: [] for name in PENALTIES}
-    steps_per_second = {name: [] for name in PENALTIES}
-    handed_over, optimizer_us = {}, {}
     for repeat in range(repeats + 1):  # the first round is a warm-up
         for name, params in PENALTIES.items():
             model = skreg_model(hidden, batch_size, epochs, device, **params)
             with timed_penalty(device) as spent:
                 model.fit(X, y)
-            history = model.net_.history
-            epoch_seconds = float(np.sum(history[:, "dur"]))
-            steps = int(np.sum(history[:, "train_batch_count"]))
+            epoch_seconds = float(np.sum(model.net_.history[:, "dur"]))
+            steps = int(np.sum(model.net_.history[:, "train_batch_count"]))
             if repeat:
                 shares[name].append(spent[0] / epoch_seconds)
                 per_step[name].append(spent[0] / steps)
                 epoch_ms[name].append(1e3 * epoch_seconds / epochs)
-                steps_per_second[name].append(steps / epoch_seconds)
-            elif params.get("l2"):
-                handed_over[name] = model.net_._coupled_decay_group() is not None
-                if handed_over[name]:
-                    optimizer_us[name] = decay_cost(model.net_.optimizer_, params["l2"], device)
-    rows = []
-    for name in PENALTIES:
-        extra_us = optimizer_us.get(name, 0.0)
-        total_shares = np.asarray(shares[name]) + 1e-6 * extra_us * np.asarray(
-            steps_per_second[name])
-        rows.append({
-            "section": "penalty", "contender": f"skreg {name}", "rows": X.shape[0],
-            "features": X.shape[1], "hidden": "x".join(map(str, hidden)),
-            "batch_size": batch_size, "epochs": epochs,
-            "ms_per_epoch": float(np.median(epoch_ms[name])),
-            "l2_in_optimizer": handed_over.get(name, False),
-            "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
-            "optimizer_us_per_step": extra_us,
-            "penalty_share_of_epoch": float(np.median(total_shares)),
-            "share_min": float(np.min(total_shares)), "share_max": float(np.max(total_shares)),
-        })
-    return rows
+    return [{
+        "section": "penalty", "contender": f"skreg {name}", "rows": X.shape[0],
+        "features": X.shape[1], "hidden": "x".join(map(str, hidden)), "batch_size": batch_size,
+        "epochs": epochs, "ms_per_epoch": float(np.median(epoch_ms[name])),
+        "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
+        "penalty_share_of_epoch": float(np.median(shares[name])),
+        "share_min": float(np.min(shares[name])), "share_max": float(np.max(shares[name])),
+    } for name in PENALTIES]
 
 
 def section_predict(X, y, hidden, batch_size, repeats, device):

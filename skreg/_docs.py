@@ -13,10 +13,7 @@ PARAMETERS = """\
         Strength of the L1 penalty ``l1 * sum(|w|)``.
     l2 : float, default=0.0
         Strength of the L2 penalty ``l2 / 2 * sum(w ** 2)``, whose gradient is
-        ``l2 * w``: the update of torch's coupled ``weight_decay`` in ``SGD``
-        and ``Adam`` (not ``AdamW``). Where Adam is fused (on a CPU), the fused
-        update adds ``l2 * w`` itself during the fit, at no extra cost, unless
-        a callback reads the gradients (``on_grad_computed``).
+        ``l2 * w`` (with ``solver="sgd"`` this is torch's ``weight_decay``).
         Both penalties sum over the weight matrices of all layers, output layer
         included, never over biases or batch-norm parameters, and are added to
         the {data_loss} of each training batch (not scaled by the batch

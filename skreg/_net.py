@@ -4,7 +4,6 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
 from torch.nn import functional as F
-from torch.optim import Adam
 
 from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
@@ -28,8 +27,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
     l1, l2 : float, default=0.0
         Penalty strengths, see :func:`skreg._penalty.weight_penalty`. The penalty
         is added to the loss of training batches only, so ``valid_loss`` in the
-        history is the plain data loss. A fused ``Adam`` may add the L2
-        gradient during the fit (see ``_coupled_decay_group``).
+        history is the plain data loss.
     weight_decay : float, default=0.0
         The optimizer's ``weight_decay`` for the penalized weight matrices;
         biases and batch-norm parameters get none.
@@ -99,56 +97,14 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
     def get_params_for_optimizer(self, prefix, named_parameters):
         named_parameters = list(named_parameters)
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if prefix == "optimizer" and (self.weight_decay or self.l2):
-            # The weight matrices get a group of their own: weight decay applies to
-            # them alone, and the optimizer may add the L2 gradient to that group
-            # (see on_train_begin).
+        if prefix == "optimizer" and self.weight_decay:
             decayed = [p for _, p in named_parameters if is_penalized(p)]
             others = [p for _, p in named_parameters if not is_penalized(p)]
-            decay = {"weight_decay": self.weight_decay} if self.weight_decay else {}
-            groups = [{"params": decayed, **decay}]
+            groups = [{"params": decayed, "weight_decay": self.weight_decay}]
             if others:
-                groups.append({"params": others, **({"weight_decay": 0.0} if decay else {})})
+                groups.append({"params": others, "weight_decay": 0.0})
             args = (groups,)
         return args, kwargs
-
-    def _coupled_decay_group(self):
-        """The optimizer's group of weight matrices if its update can add ``l2 * w``, else None.
-
-        torch's fused Adam adds a coupled weight decay ``weight_decay * w`` to
-        the gradient inside its update kernel, at no measurable cost, where the
-        training step would spend a pass over the weights' gradients on it.
-        With ``weight_decay`` raised by ``l2`` the update is the same. The
-        optimizer takes the term over only where that is all that changes: no
-        callback reads the gradients (``on_grad_computed``), the step is not a
-        captured one (which differentiates the whole penalty), and the
-        optimizer is a fused, coupled-decay ``Adam`` with a group of the
-        weight matrices alone.
-        """
-        optimizer = getattr(self, "optimizer_", None)
-        if not self.l2 or self.cuda_graph or type(optimizer) is not Adam:
-            return None
-        groups = [
-            g for g in optimizer.param_groups
-            if g["params"] and all(is_penalized(p) for p in g["params"])
-        ]
-        if len(groups) != 1 or not groups[0].get("fused"):
-            return None
-        if groups[0].get("decoupled_weight_decay") or self._batch_listeners("on_grad_computed"):
-            return None
-        return groups[0]
-
-    def on_train_begin(self, net, **kwargs):
-        group = self._coupled_decay_group()
-        if group is not None:
-            # Hand the L2 gradient to the optimizer for this fit; on_train_end takes it back.
-            handover = (group, group["weight_decay"])
-            group["weight_decay"] += self.l2
-        else:
-            handover = None
-        # Bypass skorch's __setattr__, which treats new attributes as parameters.
-        self.__dict__["_l2_handover"] = handover
-        return super().on_train_begin(net, **kwargs)
 
     def _in_place_penalty(self):
         """The module's weight matrices and the penalty's buffers, made once per module.
@@ -172,12 +128,6 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         cache = self.__dict__.pop("_penalty_cache", None)
         if cache is not None:
             cache[1].release()
-        handover = self.__dict__.pop("_l2_handover", None)
-        if handover is not None:
-            # Outside a fit the optimizer's decay is its own again, so that a step
-            # taken outside skorch's fit (``fit_loop``) gets the whole gradient.
-            group, decay = handover
-            group["weight_decay"] = decay
         return super().on_train_end(net, **kwargs)
 
     def train_step_single(self, batch, **fit_params):
@@ -188,9 +138,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         adding ``l1 * sign(w) + l2 * w`` to their gradients directly. The step
         therefore backpropagates the data loss (``get_loss`` with
         ``training=False``), adds the penalty's gradient before
-        ``on_grad_computed`` runs, and reports the same penalized loss. The
-        L2 term is left to the optimizer when ``on_train_begin`` handed it
-        over, which it does only when no callback reads the gradients.
+        ``on_grad_computed`` runs, and reports the same penalized loss.
         """
         if not (self.l1 or self.l2):
             return super().train_step_single(batch, **fit_params)
@@ -204,6 +152,5 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             # The weights live in the penalty's flat buffer for the rest of the
             # fit, which saves copying them there at every step.
             penalty.share_storage()
-        in_optimizer = self.__dict__.get("_l2_handover") is not None
-        loss = penalty(self.l1, self.l2, data_loss.detach(), l2_gradient=not in_optimizer)
+        loss = penalty(self.l1, self.l2, data_loss.detach())
         return {"loss": loss, "y_pred": y_pred}

@@ -18,7 +18,7 @@ def penalized_weights(module):
     return [p for p in module.parameters() if is_penalized(p)]
 
 
-def _penalty_terms(flat, buffer, l1, l2, l2_gradient=True):
+def _penalty_terms(flat, buffer, l1, l2):
     """The sums that make up the penalty of the flattened weights ``flat``, and its gradient.
 
     With both strengths nonzero this is four passes over the weights, two of
@@ -48,33 +48,24 @@ def _penalty_terms(flat, buffer, l1, l2, l2_gradient=True):
         Scratch space of ``flat``'s shape, overwritten.
     l1, l2 : float
         The strengths; at least one nonzero.
-    l2_gradient : bool, default=True
-        Whether the gradient includes the L2 term ``l2 * w``. Without it the
-        gradient is the L1 term alone (the optimizer adds the L2 term, see
-        :meth:`skreg._net.RegularizedNet.on_train_begin`); the sums always
-        include both.
 
     Returns
     -------
     sums : list of (0-d tensor, float)
         The penalty is the sum of ``scale * total`` over its ``(total, scale)``
         pairs.
-    gradient : 1-d tensor or None
-        ``buffer``, or ``flat`` itself when ``l1`` is 0; None when there is no
-        gradient to add (``l1`` is 0 and ``l2_gradient`` is false).
+    gradient : 1-d tensor
+        ``buffer``, or ``flat`` itself when ``l1`` is 0.
     gradient_scale : float
         The gradient of the penalty is ``gradient_scale * gradient``.
     """
     if not l1:
-        sums = [(torch.dot(flat, flat), 0.5 * l2)]
-        return (sums, flat, l2) if l2_gradient else (sums, None, 0.0)
+        return [(torch.dot(flat, flat), 0.5 * l2)], flat, l2
     torch.sign(flat, out=buffer)
     sums = [(torch.dot(flat, buffer), l1)]
     if not l2:
         return sums, buffer, l1
     sums.append((torch.dot(flat, flat), 0.5 * l2))
-    if not l2_gradient:
-        return sums, buffer, l1
     if l1 >= l2:
         torch.add(buffer, flat, alpha=l2 / l1, out=buffer)
         return sums, buffer, l1
@@ -107,9 +98,7 @@ class InPlacePenalty:
     made once. With both strengths nonzero a step is six passes over all the
     weights together: a copy into the flat buffer, the four of
     :func:`_penalty_terms`, and the addition to the weights' gradients in one
-    vectorized call. Leaving the L2 gradient to the optimizer
-    (``l2_gradient=False``) saves one of the four; with ``l1`` 0 it leaves a
-    single read-only pass, for the value.
+    vectorized call.
 
     :meth:`share_storage` saves the copy: the weights then live in the flat
     buffer itself, as views of it, until :meth:`release`. A step checks that
@@ -167,7 +156,7 @@ class InPlacePenalty:
     def _pointers(self):
         return [w.data_ptr() for w in self.weights]
 
-    def __call__(self, l1, l2, loss=None, l2_gradient=True):
+    def __call__(self, l1, l2, loss=None):
         """Add ``l1 * sign(w) + l2 * w`` to each ``w.grad`` in place; return the penalty.
 
         The value covers every weight; a frozen weight (no ``.grad``, e.g.
@@ -182,18 +171,13 @@ class InPlacePenalty:
             A data loss, not differentiated through. When given, the return
             value is ``loss`` plus the penalty, added by the operations that
             scale the penalty's sums.
-        l2_gradient : bool, default=True
-            False leaves out ``l2 * w`` from the gradient added (not from the
-            value), for an optimizer that adds it itself.
         """
         weights = self.weights
         with torch.no_grad():
             if self._shared_pointers is None or self._shared_pointers != self._pointers():
                 torch._foreach_copy_(self.flat_parts, weights)
-            sums, gradient, alpha = _penalty_terms(self.flat, self.gradient, l1, l2, l2_gradient)
+            sums, gradient, alpha = _penalty_terms(self.flat, self.gradient, l1, l2)
             value = _scaled_sum(sums, loss)
-            if gradient is None:
-                return value
             parts = self.gradient_parts if gradient is self.gradient else self.flat_parts
             grads = [w.grad for w in weights]
             if any(g is None for g in grads):

@@ -1,14 +1,9 @@
-"""The net's loss: the fused mean reduction agrees with the mean of the per-row losses; and
-the L2 gradient handed to fused Adam trains the same weights."""
+"""The net's loss: the fused mean reduction agrees with the mean of the per-row losses."""
 
-import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from torch import nn
 
-from skreg import RegularizedMLPClassifier
-from skreg._base import uses_fused_adam
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
 
@@ -83,56 +78,3 @@ def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion):
     expected = criterion(y_pred, target)
     expected = expected.reshape(len(expected), -1).mean(dim=1).mean() if expected.ndim else expected
     torch.testing.assert_close(net.get_loss(y_pred, target), expected)
-
-
-class RecordDecay(Callback):
-    """Records the weight matrices' ``weight_decay`` at each training batch; reads the gradients."""
-
-    def initialize(self):
-        self.decays = []
-        return self
-
-    def on_batch_end(self, net, training=False, **kwargs):
-        if training:
-            self.decays.append(net.optimizer_.param_groups[0]["weight_decay"])
-
-    def on_grad_computed(self, net, named_parameters, **kwargs):
-        self.gradients_seen = [p.grad for _, p in named_parameters]
-
-
-def fitted(cancer, recorder, **params):
-    """A fitted classifier, and the ``weight_decay`` its recorder saw at each training batch."""
-    X, y = cancer
-    model = RegularizedMLPClassifier(
-        (16,), batch_size=64, max_iter=3, tol=0, random_state=0,
-        callbacks=[("record", recorder)], **params,
-    ).fit(X, y)
-    return model, set(dict(model.net_.callbacks_)["record"].decays)
-
-
-@pytest.mark.skipif(not uses_fused_adam("cpu"), reason="this torch has no fused Adam on a CPU")
-@pytest.mark.parametrize("l1", [0.0, 1e-3])
-def test_fused_adam_adds_the_l2_gradient_and_trains_the_same_weights(cancer, l1, monkeypatch):
-    # Reads the gradients: the training step adds l1 * sign(w) + l2 * w itself.
-    in_step, decays = fitted(cancer, RecordDecay(), l1=l1, l2=1e-2)
-    assert decays == {0.0}
-    # Reads nothing: fused Adam's coupled decay adds l2 * w, during the fit only.
-    monkeypatch.setattr(RecordDecay, "on_grad_computed", Callback.on_grad_computed)
-    in_optimizer, decays = fitted(cancer, RecordDecay(), l1=l1, l2=1e-2)
-    assert decays == {1e-2}
-    assert in_optimizer.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0
-    for key, value in in_step.net_.module_.state_dict().items():
-        torch.testing.assert_close(in_optimizer.net_.module_.state_dict()[key], value)
-    np.testing.assert_allclose(
-        in_optimizer.net_.history[:, "train_loss"], in_step.net_.history[:, "train_loss"],
-        rtol=1e-5,
-    )
-
-
-@pytest.mark.parametrize(
-    "params", [dict(solver="sgd"), dict(weight_decay=1e-3)], ids=["sgd", "adamw"]
-)
-def test_other_optimizers_keep_the_l2_gradient_in_the_step(cancer, params, monkeypatch):
-    monkeypatch.setattr(RecordDecay, "on_grad_computed", Callback.on_grad_computed)
-    _, decays = fitted(cancer, RecordDecay(), l2=1e-2, **params)
-    assert decays == {params.get("weight_decay", 0.0)}
