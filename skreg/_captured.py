@@ -14,6 +14,8 @@ and the update) and optimizers other than Adam (whose ``capturable=True``
 keeps its step count on the device).
 """
 
+from contextlib import contextmanager
+
 import torch
 from torch.optim import Adam
 
@@ -23,6 +25,54 @@ from ._loop import defines_hook
 # cuBLAS and the caching allocator set up their workspaces outside the graph.
 # They are ordinary training steps on the first batches of the first epoch.
 WARMUP_STEPS = 3
+
+
+class DeviceLearningRates:
+    """Device tensors that mirror an optimizer's learning rates, for a captured step to read.
+
+    A CUDA graph records a float learning rate as a constant of its kernels,
+    but reads a tensor one at every replay. The param groups keep their float
+    rates, which is what torch's schedulers and skorch's history expect (with a
+    tensor rate, schedulers before torch 2.4 put a float in its place, which
+    the graph never reads, and later ones report tensors, which end up in the
+    history); the tensors take their place only while the step is recorded
+    (:meth:`installed`), and :meth:`sync` copies a rate that changed since
+    into its tensor.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimizer whose param groups' ``lr`` are mirrored.
+    device : torch.device
+        Where the tensors live: the device the graph runs on.
+    """
+
+    def __init__(self, optimizer, device):
+        self.optimizer = optimizer
+        self.values = [float(group["lr"]) for group in optimizer.param_groups]
+        self.tensors = [torch.tensor(value, device=device) for value in self.values]
+
+    def sync(self):
+        """Copy every rate that changed since the last call into its tensor."""
+        for i, group in enumerate(self.optimizer.param_groups):
+            value = float(group["lr"])
+            if value != self.values[i]:
+                self.tensors[i].fill_(value)
+                self.values[i] = value
+
+    @contextmanager
+    def installed(self):
+        """Put the tensors in the param groups for the duration of the block."""
+        self.sync()
+        groups = self.optimizer.param_groups
+        rates = [group["lr"] for group in groups]
+        for group, tensor in zip(groups, self.tensors):
+            group["lr"] = tensor
+        try:
+            yield
+        finally:
+            for group, rate in zip(groups, rates):
+                group["lr"] = rate
 
 
 class CapturedTrainer:
@@ -70,12 +120,7 @@ class CapturedTrainer:
         self.graph = None
         self.static_loss = self.static_y_pred = None
         self.warmup_left = WARMUP_STEPS if capture else 0
-        if capture:
-            # A learning rate held in a tensor is read by the graph at every
-            # replay, so skorch's LR schedulers (which fill_ it) keep working.
-            for group in net.optimizer_.param_groups:
-                if not isinstance(group["lr"], torch.Tensor):
-                    group["lr"] = torch.tensor(float(group["lr"]), device=device)
+        self.learning_rates = DeviceLearningRates(net.optimizer_, device) if capture else None
 
     def matches(self, net, iterator):
         """Whether this trainer still belongs to ``net``'s module, optimizer and ``iterator``."""
@@ -103,7 +148,7 @@ class CapturedTrainer:
     def _record(self):
         self.net.optimizer_.zero_grad(set_to_none=True)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        with self.learning_rates.installed(), torch.cuda.graph(self.graph):
             self.static_y_pred, self.static_loss = self._forward_backward(
                 self.static_X, self.static_y
             )
@@ -121,6 +166,9 @@ class CapturedTrainer:
             return result
         if self.graph is None:
             self._record()
+        # A scheduler may have changed a rate since the last replay (once per
+        # epoch, or per batch); an unchanged rate costs no device work.
+        self.learning_rates.sync()
         self.graph.replay()
         return self.static_y_pred, self.static_loss
 

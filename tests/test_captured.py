@@ -8,7 +8,8 @@ import torch
 from skorch.callbacks import Callback
 from torch import nn
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
+from skreg._captured import DeviceLearningRates
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
@@ -95,6 +96,28 @@ def test_on_grad_computed_callbacks_and_sgd_are_refused():
         make_net(True, optimizer=torch.optim.SGD).fit(X, y)
 
 
+def test_learning_rate_tensors_follow_a_scheduler_and_stay_out_of_the_groups():
+    parameters = [nn.Parameter(torch.zeros(3)), nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.Adam(
+        [{"params": parameters[:1]}, {"params": parameters[1:], "lr": 0.5}], lr=0.1
+    )
+    rates = DeviceLearningRates(optimizer, torch.device("cpu"))
+    tensors = list(rates.tensors)
+    with rates.installed():
+        assert [group["lr"] for group in optimizer.param_groups] == tensors
+    assert [group["lr"] for group in optimizer.param_groups] == [0.1, 0.5]
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.2)
+    for _ in range(2):
+        scheduler.step(1.0)
+    assert all(type(group["lr"]) is float for group in optimizer.param_groups)
+    rates.sync()
+    assert rates.tensors[0] is tensors[0] and rates.tensors[1] is tensors[1]
+    assert [t.item() for t in tensors] == pytest.approx([0.1 * 0.2, 0.5 * 0.2])
+    with rates.installed():
+        assert optimizer.param_groups[1]["lr"] is tensors[1]
+    assert optimizer.param_groups[1]["lr"] == pytest.approx(0.5 * 0.2)
+
+
 @pytest.mark.parametrize("params", [{"device": "cpu"}, {"solver": "sgd"}])
 def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
     X = np.random.RandomState(0).normal(size=(20, 3))
@@ -125,3 +148,25 @@ def test_estimator_with_cuda_graph_predicts_like_the_eager_one(cancer):
         captured.predict_proba(X), eager.predict_proba(X), rtol=1e-4, atol=1e-5
     )
     assert captured.validation_scores_ == pytest.approx(eager.validation_scores_, abs=1e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("schedule", ["cosine", "adaptive"])
+def test_captured_step_follows_a_learning_rate_schedule(cancer, schedule, tmp_path):
+    X, y = cancer
+    params = dict(hidden_layer_sizes=(32,), batch_size=64, max_iter=6, learning_rate=schedule,
+                  learning_rate_init=0.01, tol=1.0, device="cuda", random_state=0)
+    eager = RegularizedMLPClassifier(**params).fit(X, y)
+    captured = RegularizedMLPClassifier(cuda_graph=True, **params).fit(X, y)
+    rates = captured.net_.history[:, "event_lr"]
+    assert all(type(rate) is float for rate in rates)
+    assert rates == pytest.approx(eager.net_.history[:, "event_lr"])
+    assert len(set(rates)) > 1
+    np.testing.assert_allclose(
+        captured.predict_proba(X), eager.predict_proba(X), rtol=1e-4, atol=1e-5
+    )
+    save(captured, tmp_path / "captured.skreg")
+    np.testing.assert_allclose(
+        load(tmp_path / "captured.skreg").predict_proba(X), captured.predict_proba(X),
+        rtol=1e-5, atol=1e-6,
+    )
