@@ -23,7 +23,8 @@ Sections:
    matrix product's GFLOP/s measured in the same run (the practical limit).
    Prediction: ``predict_proba`` against a raw eval-mode forward pass.
    ``penalty``: the share of an epoch spent in the L1/L2 penalty (``l1+l2``,
-   ``l1``, ``l2``), timed inside the fits (see ``section_penalty``).
+   ``l1``, ``l2``), timed inside the fits, and the epoch time against fits
+   without a penalty (see ``section_penalty``).
 2. ``small``: breast_cancer (569 x 30, standardized), 2x256, batch 256, 200
    epochs, no validation; fit time including the fixed cost per fit.
 3. ``scaling``: skreg alone on 10,000 to 1,000,000 rows (d=40), one subprocess
@@ -317,36 +318,81 @@ def timed_penalty(device):
 PENALTIES = {"l1+l2": dict(l1=1e-5, l2=1e-4), "l1": dict(l1=1e-5), "l2": dict(l2=1e-4)}
 
 
-def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
-    """The penalty's share of an epoch, timed inside the fit.
+@contextmanager
+def penalty_arithmetic_skipped():
+    """Make the training step's penalty return the data loss untouched.
 
-    The seconds spent in the penalty (its value and its gradient, once per
-    batch) over the seconds of the epochs (skorch's ``dur``), in the same fits:
-    a direct measurement, unlike the difference of two fit times, which the
-    machine's noise blurs. The clock around each call adds about a microsecond.
+    The step still takes its penalty path (the cache, the call, the added
+    value), so a fit under this shows what the path costs without the
+    penalty's passes over the weights.
     """
+    original = InPlacePenalty.__call__
+
+    def skipped(self, l1, l2, loss=None):
+        return loss + 0.0
+
+    InPlacePenalty.__call__ = skipped
+    try:
+        yield
+    finally:
+        InPlacePenalty.__call__ = original
+
+
+def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
+    """The penalty's cost, measured two ways in the same rounds of fits.
+
+    ``penalty_share_of_epoch``: the seconds spent in the penalty (its value and
+    its gradient, once per batch) over the seconds of the epochs (skorch's
+    ``dur``), in the same fits; the clock around each call adds about a
+    microsecond. ``epoch_ratio_to_no_penalty``: the epoch time over that of
+    the fit without a penalty in the same round (median over rounds), which
+    also counts what the penalty costs the rest of the step. The row
+    ``l1+l2, arithmetic skipped`` takes the penalty's path with its arithmetic
+    left out (:func:`penalty_arithmetic_skipped`).
+    """
+    skipped = "l1+l2, arithmetic skipped"
+    fits = {"none": {}, **PENALTIES, skipped: PENALTIES["l1+l2"]}
     shares = {name: [] for name in PENALTIES}
     per_step = {name: [] for name in PENALTIES}
-    epoch_ms = {name: [] for name in PENALTIES}
+    epoch_ms = {name: [] for name in fits}
     for repeat in range(repeats + 1):  # the first round is a warm-up
-        for name, params in PENALTIES.items():
+        for name, params in fits.items():
             model = skreg_model(hidden, batch_size, epochs, device, **params)
-            with timed_penalty(device) as spent:
-                model.fit(X, y)
+            settle()
+            if name == skipped:
+                with penalty_arithmetic_skipped():
+                    model.fit(X, y)
+                spent = None
+            else:
+                with timed_penalty(device) as spent:
+                    model.fit(X, y)
             epoch_seconds = float(np.sum(model.net_.history[:, "dur"]))
             steps = int(np.sum(model.net_.history[:, "train_batch_count"]))
-            if repeat:
+            if not repeat:
+                continue
+            epoch_ms[name].append(1e3 * epoch_seconds / epochs)
+            if name in PENALTIES:
                 shares[name].append(spent[0] / epoch_seconds)
                 per_step[name].append(spent[0] / steps)
-                epoch_ms[name].append(1e3 * epoch_seconds / epochs)
-    return [{
-        "section": "penalty", "contender": f"skreg {name}", "rows": X.shape[0],
-        "features": X.shape[1], "hidden": "x".join(map(str, hidden)), "batch_size": batch_size,
-        "epochs": epochs, "ms_per_epoch": float(np.median(epoch_ms[name])),
-        "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
-        "penalty_share_of_epoch": float(np.median(shares[name])),
-        "share_min": float(np.min(shares[name])), "share_max": float(np.max(shares[name])),
-    } for name in PENALTIES]
+    rows = []
+    for name in fits:
+        ratios = np.asarray(epoch_ms[name]) / np.asarray(epoch_ms["none"])
+        row = {
+            "section": "penalty", "contender": f"skreg {name}" if name != "none" else "skreg",
+            "rows": X.shape[0], "features": X.shape[1], "hidden": "x".join(map(str, hidden)),
+            "batch_size": batch_size, "epochs": epochs,
+            "ms_per_epoch": float(np.median(epoch_ms[name])),
+            "epoch_ratio_to_no_penalty": float(np.median(ratios)),
+        }
+        if name in PENALTIES:
+            row.update({
+                "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
+                "penalty_share_of_epoch": float(np.median(shares[name])),
+                "share_min": float(np.min(shares[name])),
+                "share_max": float(np.max(shares[name])),
+            })
+        rows.append(row)
+    return rows
 
 
 def section_predict(X, y, hidden, batch_size, repeats, device):
