@@ -313,8 +313,6 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             optimizer_params = {}
             if uses_fused_adam(device):
                 optimizer_params["optimizer__fused"] = True
-        if self.cuda_graph:
-            optimizer_params["optimizer__capturable"] = True
         quiet = {} if self.verbose else {"callbacks__print_log": None}
         return RegularizedNet(
             module=MLPModule,

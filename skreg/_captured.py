@@ -14,7 +14,8 @@ and the update) and optimizers other than Adam (whose ``capturable=True``
 keeps its step count on the device).
 """
 
-from contextlib import contextmanager
+import warnings
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch.optim import Adam
@@ -92,6 +93,12 @@ class CapturedTrainer:
     def __init__(self, net, iterator, capture):
         if not isinstance(net.optimizer_, Adam):
             raise ValueError("cuda_graph=True supports solver='adam' only.")
+        if capture and not all(g.get("capturable") for g in net.optimizer_.param_groups):
+            raise ValueError(
+                "cuda_graph=True needs Adam built with capturable=True, which keeps its "
+                "step count on the device; RegularizedNet sets it unless "
+                "optimizer__capturable=False is given."
+            )
         listeners = [name for name, cb in net.callbacks_ if defines_hook(cb, "on_grad_computed")]
         if listeners:
             raise ValueError(
@@ -142,7 +149,13 @@ class CapturedTrainer:
         # Once captured, the graph owns the gradient tensors: zero them in place
         # (backward then accumulates into them) instead of replacing them.
         self.net.optimizer_.zero_grad(set_to_none=self.graph is None)
-        y_pred, loss = self._forward_backward(X_batch, y_batch)
+        with warnings.catch_warnings():
+            # torch warns when a capturable Adam steps outside a capture; the
+            # warm-up steps and a last batch of another size do so on purpose.
+            warnings.filterwarnings(
+                "ignore", message="This instance was constructed with capturable"
+            )
+            y_pred, loss = self._forward_backward(X_batch, y_batch)
         return y_pred.detach(), loss.detach()
 
     def _record(self):
@@ -223,7 +236,11 @@ class CapturedStepMixin:
             trainer = CapturedTrainer(self, iterator, capture=capture)
             # Bypass skorch's __setattr__, which treats new attributes as parameters.
             self.__dict__["_captured_trainer"] = trainer
-        trainer.run_epoch(prefix)
+        # Streams, the capture and the graph belong to the current CUDA device,
+        # which must be the net's (``cuda:1`` while device 0 is current, say).
+        device = torch.device(self.device)
+        with torch.cuda.device(device) if trainer.capture else nullcontext():
+            trainer.run_epoch(prefix)
         return None
 
     def on_train_end(self, net, **kwargs):

@@ -9,7 +9,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
-from skreg._captured import DeviceLearningRates
+from skreg._captured import CapturedTrainer, DeviceLearningRates
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
@@ -94,6 +94,28 @@ def test_on_grad_computed_callbacks_and_sgd_are_refused():
         make_net(True, callbacks=[ClipsGradients()]).fit(X, y)
     with pytest.raises(ValueError, match="adam"):
         make_net(True, optimizer=torch.optim.SGD).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "device, cuda_graph, optimizer, capturable",
+    [("cuda", True, torch.optim.Adam, True), ("cuda", True, torch.optim.AdamW, True),
+     ("cuda", False, torch.optim.Adam, None), ("cpu", True, torch.optim.Adam, None),
+     ("cuda", True, torch.optim.SGD, None)],
+)
+def test_a_net_with_cuda_graph_builds_a_capturable_adam(device, cuda_graph, optimizer, capturable):
+    # Only the optimizer's arguments: building the net on "cuda" needs no GPU.
+    net = make_net(cuda_graph, device=device, optimizer=optimizer)
+    module = MLPModule(5, 3, [4], "relu", [0.0], False)
+    _, kwargs = net.get_params_for_optimizer("optimizer", module.named_parameters())
+    assert kwargs.get("capturable") is capturable
+
+
+def test_capture_refuses_an_adam_that_is_not_capturable():
+    X, y = data()
+    net = make_net(True).initialize()
+    iterator = net.get_iterator(net.get_dataset(X, y), training=True)
+    with pytest.raises(ValueError, match="capturable=True"):
+        CapturedTrainer(net, iterator, capture=True)
 
 
 def test_learning_rate_tensors_follow_a_scheduler_and_stay_out_of_the_groups():
