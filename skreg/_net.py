@@ -132,6 +132,17 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             self.__dict__["_penalty_cache"] = cache
         return cache[1]
 
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except BaseException:
+            # skorch's partial_fit skips on_train_end when training raises (a
+            # diverged loss, say): the state of the fit (the penalty's buffer
+            # holding the weights, a captured graph and its device memory) must
+            # not outlive it any more than after a fit that ends.
+            self.on_train_end(self)
+            raise
+
     def on_train_end(self, net, **kwargs):
         cache = self.__dict__.pop("_penalty_cache", None)
         if cache is not None:

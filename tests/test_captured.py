@@ -9,6 +9,7 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
+from skreg._callbacks import NonFiniteLossGuard
 from skreg._captured import CapturedTrainer, DeviceLearningRates
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
@@ -116,6 +117,18 @@ def test_capture_refuses_an_adam_that_is_not_capturable():
     iterator = net.get_iterator(net.get_dataset(X, y), training=True)
     with pytest.raises(ValueError, match="capturable=True"):
         CapturedTrainer(net, iterator, capture=True)
+
+
+def test_a_fit_that_raises_leaves_no_state_of_the_fit_on_the_net():
+    X, y = data()
+    X[:, 0] = float("nan")
+    net = make_net(True, callbacks=[("guard", NonFiniteLossGuard())])
+    with pytest.raises(ValueError, match="nan"):
+        net.fit(X, y)
+    assert "_captured_trainer" not in net.__dict__
+    assert "_penalty_cache" not in net.__dict__
+    pointers = [p.untyped_storage().data_ptr() for p in net.module_.parameters()]
+    assert len(set(pointers)) == len(pointers)
 
 
 def test_learning_rate_tensors_follow_a_scheduler_and_stay_out_of_the_groups():
