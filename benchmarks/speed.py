@@ -32,9 +32,11 @@ Sections:
    the whole fit, and the peak memory of the fit. Peak memory is the
    process's resident-set high-water mark (``VmHWM``), reset through
    ``/proc/self/clear_refs`` just before ``fit`` and read just after, minus the
-   resident set before ``fit``: it sees torch's allocations, which
+   resident set before ``fit``: it sees torch's CPU allocations, which
    ``tracemalloc`` does not. ``fit`` gets the data as float64 (the usual numpy
-   input), so the float32 copy that validation makes is part of the peak.
+   input), so the float32 copy that validation makes is part of the peak. With
+   ``--device cuda`` the device's peak is reported too, from torch's allocator
+   (``torch.cuda.max_memory_allocated``), which the resident set does not see.
 
 Each timing is the median over ``--repeats`` runs, the contenders interleaved
 so that a change of machine load hits all of them alike. The load average is
@@ -348,8 +350,11 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
     the fit without a penalty in the same round (median over rounds), which
     also counts what the penalty costs the rest of the step. The row
     ``l1+l2, arithmetic skipped`` takes the penalty's path with its arithmetic
-    left out (:func:`penalty_arithmetic_skipped`).
+    left out (:func:`penalty_arithmetic_skipped`). On a GPU the penalty's
+    kernels run asynchronously, and a clock around the call would have to
+    synchronize and stall the queue, so there only the epoch ratios are measured.
     """
+    timed = torch.device(device).type == "cpu"
     skipped = "l1+l2, arithmetic skipped"
     fits = {"none": {}, **PENALTIES, skipped: PENALTIES["l1+l2"]}
     shares = {name: [] for name in PENALTIES}
@@ -362,16 +367,17 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
             if name == skipped:
                 with penalty_arithmetic_skipped():
                     model.fit(X, y)
-                spent = None
-            else:
+            elif timed:
                 with timed_penalty(device) as spent:
                     model.fit(X, y)
+            else:
+                model.fit(X, y)
             epoch_seconds = float(np.sum(model.net_.history[:, "dur"]))
             steps = int(np.sum(model.net_.history[:, "train_batch_count"]))
             if not repeat:
                 continue
             epoch_ms[name].append(1e3 * epoch_seconds / epochs)
-            if name in PENALTIES:
+            if name in PENALTIES and timed:
                 shares[name].append(spent[0] / epoch_seconds)
                 per_step[name].append(spent[0] / steps)
     rows = []
@@ -384,7 +390,7 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
             "ms_per_epoch": float(np.median(epoch_ms[name])),
             "epoch_ratio_to_no_penalty": float(np.median(ratios)),
         }
-        if name in PENALTIES:
+        if name in PENALTIES and timed:
             row.update({
                 "penalty_us_per_step": 1e6 * float(np.median(per_step[name])),
                 "penalty_share_of_epoch": float(np.median(shares[name])),
@@ -434,6 +440,10 @@ def scaling_child(n, d, hidden, batch_size, epochs, device):
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
 
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        device_before = torch.cuda.memory_allocated()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     rss_before = status("VmRSS:")
@@ -445,7 +455,7 @@ def scaling_child(n, d, hidden, batch_size, epochs, device):
     epoch_seconds = float(np.median(model.net_.history[:, "dur"]))
     params = sum(p.numel() for p in model.net_.module_.parameters())
     data32 = n * d * 4 + n * 8
-    print(json.dumps({
+    row = {
         "section": "scaling", "contender": "skreg", "rows": n, "features": d,
         "hidden": "x".join(map(str, hidden)), "batch_size": batch_size, "epochs": epochs,
         "ms_per_epoch": 1e3 * epoch_seconds, "ms_per_1000_rows": 1e3 * epoch_seconds / n * 1000,
@@ -453,7 +463,14 @@ def scaling_child(n, d, hidden, batch_size, epochs, device):
         "peak_fit_memory_mb": peak / 2**20, "float32_data_mb": data32 / 2**20,
         "model_mb": params * 4 / 2**20,
         "peak_over_2x_data_plus_model": peak / (2 * data32 + params * 4),
-    }))
+    }
+    if cuda:
+        # The host's resident set does not see the GPU's memory: torch's
+        # allocator reports the device's own peak, above what was held before.
+        device_peak = torch.cuda.max_memory_allocated() - device_before
+        row["peak_device_memory_mb"] = device_peak / 2**20
+        row["device_peak_over_2x_data_plus_model"] = device_peak / (2 * data32 + params * 4)
+    print(json.dumps(row))
 
 
 def section_scaling(sizes, d, hidden, batch_size, device):
@@ -466,8 +483,11 @@ def section_scaling(sizes, d, hidden, batch_size, device):
             str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))}
         out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        device_peak = rows[-1].get("peak_device_memory_mb")
         print(f"  scaling n={n:>9,d}: {rows[-1]['ms_per_epoch']:9.1f} ms/epoch, "
-              f"peak {rows[-1]['peak_fit_memory_mb']:7.1f} MB", flush=True)
+              f"peak {rows[-1]['peak_fit_memory_mb']:7.1f} MB"
+              + (f" (device {device_peak:.1f} MB)" if device_peak is not None else ""),
+              flush=True)
     return rows
 
 
