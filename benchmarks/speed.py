@@ -347,7 +347,8 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
     its gradient, once per batch) over the seconds of the epochs (skorch's
     ``dur``), in the same fits; the clock around each call adds about a
     microsecond. ``epoch_ratio_to_no_penalty``: the epoch time over that of
-    the fit without a penalty in the same round (median over rounds), which
+    the fit without a penalty in the same round (median over twice ``repeats``
+    rounds, the order of the fits rotating from round to round), which
     also counts what the penalty costs the rest of the step. The row
     ``l1+l2, arithmetic skipped`` takes the penalty's path with its arithmetic
     left out (:func:`penalty_arithmetic_skipped`). On a GPU the penalty's
@@ -360,8 +361,13 @@ def section_penalty(X, y, hidden, batch_size, epochs, repeats, device):
     shares = {name: [] for name in PENALTIES}
     per_step = {name: [] for name in PENALTIES}
     epoch_ms = {name: [] for name in fits}
-    for repeat in range(repeats + 1):  # the first round is a warm-up
-        for name, params in fits.items():
+    names = list(fits)
+    rounds = 2 * repeats
+    for repeat in range(rounds + 1):  # the first round is a warm-up
+        # Each round starts one fit further along, so that no fit always runs
+        # first or last in a round while the machine's speed drifts.
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            params = fits[name]
             model = skreg_model(hidden, batch_size, epochs, device, **params)
             settle()
             if name == skipped:
