@@ -129,6 +129,9 @@ PARAMETERS = """\
         device, and no callback that uses ``on_grad_computed``. Per-batch
         losses are read once per epoch. Results match the eager step up to
         floating-point rounding (without dropout; dropout draws other masks).
+        Only full batches replay the graph: a last, smaller batch of an epoch
+        runs eagerly, and so does all of training when the training set is
+        smaller than one batch.
     n_threads : int or None, default=None
         torch's intra-op threads during ``fit`` and ``predict``; the setting
         that was there before is restored afterwards. An int sets them. None
