@@ -225,6 +225,19 @@ class CapturedStepMixin:
     a device tensor, and the tensors it receives are overwritten by the next step.
     """
 
+    def _records_graph(self):
+        """Whether the training step is captured in a CUDA graph (on a CPU it runs eagerly)."""
+        return self.cuda_graph and torch.device(self.device).type == "cuda"
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        optimizer = self.optimizer
+        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
+        if prefix == "optimizer" and is_adam and self._records_graph():
+            # Adam steps inside a CUDA graph only with its step count on the device.
+            kwargs.setdefault("capturable", True)
+        return args, kwargs
+
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         if not (training and self.cuda_graph and iterator is not None):
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
@@ -232,14 +245,12 @@ class CapturedStepMixin:
             raise ValueError("cuda_graph=True does not take fit parameters.")
         trainer = self.__dict__.get("_captured_trainer")
         if trainer is None or not trainer.matches(self, iterator):
-            capture = torch.device(self.device).type == "cuda"
-            trainer = CapturedTrainer(self, iterator, capture=capture)
+            trainer = CapturedTrainer(self, iterator, capture=self._records_graph())
             # Bypass skorch's __setattr__, which treats new attributes as parameters.
             self.__dict__["_captured_trainer"] = trainer
         # Streams, the capture and the graph belong to the current CUDA device,
         # which must be the net's (``cuda:1`` while device 0 is current, say).
-        device = torch.device(self.device)
-        with torch.cuda.device(device) if trainer.capture else nullcontext():
+        with torch.cuda.device(torch.device(self.device)) if trainer.capture else nullcontext():
             trainer.run_epoch(prefix)
         return None
 

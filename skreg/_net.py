@@ -1,11 +1,9 @@
 """The skorch net that trains a skreg module: skorch's loop, skreg's loss and data path."""
 
-import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
 from torch.nn import functional as F
-from torch.optim import Adam
 
 from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
@@ -99,12 +97,6 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
     def get_params_for_optimizer(self, prefix, named_parameters):
         named_parameters = list(named_parameters)
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        if (
-            prefix == "optimizer" and self.cuda_graph and torch.device(self.device).type == "cuda"
-            and isinstance(self.optimizer, type) and issubclass(self.optimizer, Adam)
-        ):
-            # Adam steps inside a CUDA graph only with its step count on the device.
-            kwargs.setdefault("capturable", True)
         if prefix == "optimizer" and self.weight_decay:
             decayed = [p for _, p in named_parameters if is_penalized(p)]
             others = [p for _, p in named_parameters if not is_penalized(p)]
