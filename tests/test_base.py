@@ -1,11 +1,13 @@
 """Behaviour shared by both estimators: training, reproducibility, silence, threads."""
 
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_validate
 from skorch.callbacks import Callback
 
@@ -53,9 +55,11 @@ def test_early_stopping_stops_before_max_iter_and_restores_best_epoch(cancer):
     assert model.n_iter_ < 200
     # The stopping epoch's score is recorded too.
     assert len(model.validation_scores_) == model.n_iter_
-    assert model.best_epoch_ == model.n_iter_ - 5
-    valid_loss = model.net_.history[:, "valid_loss"]
-    assert model.best_epoch_ == 1 + int(np.argmin(valid_loss))
+    # sklearn's rule: the best score so far was not beaten by tol for n_iter_no_change + 1
+    # epochs, and the restored epoch is the one with the highest validation score.
+    assert model.best_epoch_ <= model.n_iter_ - 6
+    assert model.best_validation_score_ == max(model.validation_scores_)
+    assert model.best_epoch_ == 1 + int(np.argmax(model.validation_scores_))
     restored = model.net_.module_.state_dict()
     recorded = dict(model.net_.callbacks_)["RecordWeights"].weights_
     best, last = recorded[model.best_epoch_ - 1], recorded[-1]
@@ -280,3 +284,43 @@ def test_adam_is_fused_on_a_cpu_where_torch_has_it(cancer):
     sgd = RegularizedMLPClassifier((8,), solver="sgd", max_iter=1, random_state=0).fit(X, y)
     assert not sgd.net_.optimizer_.defaults.get("fused")
     assert not uses_fused_adam("cuda")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_coefs_and_intercepts_follow_sklearns_layout_and_can_be_assigned(cancer, dtype):
+    X, y = cancer
+    X = X.astype(dtype)
+    model = RegularizedMLPRegressor(hidden_layer_sizes=(16, 8), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert [c.shape for c in model.coefs_] == [(30, 16), (16, 8), (8, 1)]
+    assert [b.shape for b in model.intercepts_] == [(16,), (8,), (1,)]
+    assert all(a.dtype == dtype for a in model.coefs_ + model.intercepts_)
+    assert model.n_layers_ == 4 and model.n_outputs_ == 1 and model.out_activation_ == "identity"
+    first = model.net_.module_.hidden[0]
+    np.testing.assert_array_equal(model.coefs_[0], first.weight.detach().numpy().T.astype(dtype))
+    # Assigning writes into the network: zero weights and a bias predict the bias.
+    model.coefs_ = [np.zeros_like(c) for c in model.coefs_]
+    model.intercepts_ = [np.zeros(16), np.zeros(8), np.array([2.0])]
+    expected = np.full(5, 2.0 * model.y_scale_[0] + model.y_mean_[0])
+    np.testing.assert_allclose(model.predict(X[:5]), expected, rtol=1e-6)
+    np.testing.assert_array_equal(model.coefs_[1], np.zeros((16, 8)))
+    with pytest.raises(ValueError, match=r"coefs_\[1\] has shape \(8, 16\)"):
+        model.coefs_ = [np.zeros((30, 16)), np.zeros((8, 16)), np.zeros((8, 1))]
+    with pytest.raises(ValueError, match="3 layers"):
+        model.intercepts_ = [np.zeros(16)]
+
+
+def test_coefs_assigned_before_the_first_partial_fit_start_training(cancer):
+    # sklearn's own test_fit sets the weights of an unfitted MLP, then calls partial_fit.
+    X, y = cancer
+    rng = np.random.RandomState(0)
+    coefs = [rng.normal(size=(30, 4)), rng.normal(size=(4, 1))]
+    intercepts = [rng.normal(size=4), rng.normal(size=1)]
+    params = dict(hidden_layer_sizes=(4,), learning_rate_init=1e-12, random_state=0)
+    model = RegularizedMLPRegressor(**params)
+    model.coefs_, model.intercepts_ = coefs, intercepts
+    model.partial_fit(X, y)
+    for ours, given in zip(model.coefs_ + model.intercepts_, coefs + intercepts):
+        np.testing.assert_allclose(ours, given, rtol=1e-5, atol=1e-6)
