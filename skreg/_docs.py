@@ -233,7 +233,9 @@ REGRESSOR_LEADING_PARAMETERS = """\
         (see the class description). "poisson" is the Poisson deviance with a
         log link (``exp(raw) - y * raw`` per output; the output activation
         ``out_activation_`` is "exp"), on the targets as they are, which must
-        be non-negative.
+        be non-negative. Keyword-only: sklearn's ``MLPRegressor`` takes it as
+        its first positional argument, skreg's regressor takes
+        ``hidden_layer_sizes`` first.
 """
 
 

@@ -91,10 +91,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
     def __init__(
         self,
-        loss="squared_error",
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
+        # Keyword-only, unlike sklearn's first positional parameter: skreg's regressor
+        # keeps hidden_layer_sizes first, as its classifier and sklearn's classifier do.
+        loss="squared_error",
         dropout=0.0,
         l1=0.0,
         l2=0.0,
