@@ -1,5 +1,8 @@
 """The torch module behind every skreg estimator: a plain multi-layer perceptron."""
 
+import math
+
+import torch
 from torch import nn
 
 ACTIVATIONS = {
@@ -10,6 +13,46 @@ ACTIVATIONS = {
     "gelu": nn.GELU,
     "silu": nn.SiLU,
 }
+
+
+class GeneratorDropout(nn.Dropout):
+    """Inverted dropout whose masks are drawn from a given generator.
+
+    In training mode each element is zeroed with probability ``p`` and the kept
+    ones are scaled by ``1 / (1 - p)``, so that the expected output is the input,
+    as with :class:`torch.nn.Dropout`; in evaluation mode the input passes
+    through unchanged. ``forward(x, generator)`` draws the mask from
+    ``generator``, or from torch's global generator when it is None.
+    """
+
+    def forward(self, input, generator=None):
+        if not self.training or self.p == 0:
+            return input
+        return self.sample(input, generator)
+
+    def sample(self, input, generator):
+        """``input`` with a mask drawn from ``generator`` applied, whatever the mode."""
+        if self.p == 1:
+            return torch.zeros_like(input)
+        keep = 1 - self.p
+        # The mask is scaled in place: one multiplication of the input, one saved tensor.
+        mask = torch.empty_like(input).bernoulli_(keep, generator=generator).div_(keep)
+        return input * mask
+
+
+def initialized_linear(n_in, n_out, generator=None):
+    """``nn.Linear(n_in, n_out)`` with torch's default initialization drawn from ``generator``.
+
+    The layer is made without the draws of its constructor (which would take
+    them from torch's global generator), then initialized as
+    ``nn.Linear.reset_parameters`` does; with ``generator=None`` the result is
+    the plain ``nn.Linear(n_in, n_out)``, bit for bit.
+    """
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(n_in) if n_in > 0 else 0
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
 
 
 class MLPModule(nn.Module):
@@ -32,22 +75,44 @@ class MLPModule(nn.Module):
         Dropout probability after each hidden layer (0 leaves the layer out).
     batch_norm : bool
         Whether each hidden layer is followed by batch normalization.
+    generator : torch.Generator or None, default=None
+        Where the initial weights are drawn from (torch's default initialization
+        of ``nn.Linear``); None draws them from torch's global generator.
     """
 
-    def __init__(self, n_features, n_outputs, hidden_layer_sizes, activation, dropout, batch_norm):
+    def __init__(
+        self, n_features, n_outputs, hidden_layer_sizes, activation, dropout, batch_norm,
+        generator=None,
+    ):
         super().__init__()
         blocks = []
         width_in = n_features
         for width, p in zip(hidden_layer_sizes, dropout):
-            blocks.append(nn.Linear(width_in, width))
+            blocks.append(initialized_linear(width_in, width, generator))
             if batch_norm:
                 blocks.append(nn.BatchNorm1d(width))
             blocks.append(ACTIVATIONS[activation]())
             if p > 0:
-                blocks.append(nn.Dropout(p))
+                blocks.append(GeneratorDropout(p))
             width_in = width
         self.hidden = nn.Sequential(*blocks)
-        self.output = nn.Linear(width_in, n_outputs)
+        self.output = initialized_linear(width_in, n_outputs, generator)
 
-    def forward(self, X):
-        return self.output(self.hidden(X))
+    def forward(self, X, generator=None):
+        """Outputs for ``X``; in training mode dropout masks are drawn from ``generator``
+        (torch's global generator when it is None)."""
+        for layer in self.hidden:
+            X = layer(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
+        return self.output(X)
+
+    def stochastic_forward(self, X, generator):
+        """One pass with dropout masks drawn from ``generator`` whatever the mode.
+
+        Every other layer follows the module's mode: in evaluation mode batch
+        normalization uses its running statistics. This is one pass of Monte
+        Carlo dropout, which leaves the module's modes alone, so that threads
+        predicting with one module at once do not switch each other's layers.
+        """
+        for layer in self.hidden:
+            X = layer.sample(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
+        return self.output(X)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from skreg._module import ACTIVATIONS, MLPModule
+from skreg._module import ACTIVATIONS, GeneratorDropout, MLPModule
 
 
 def layer_types(module):
@@ -12,7 +12,7 @@ def layer_types(module):
 def test_blocks_in_order_with_batch_norm_and_dropout():
     module = MLPModule(5, 3, [8, 4], "relu", [0.5, 0.0], batch_norm=True)
     assert layer_types(module) == [
-        nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear, nn.BatchNorm1d, nn.ReLU
+        nn.Linear, nn.BatchNorm1d, nn.ReLU, GeneratorDropout, nn.Linear, nn.BatchNorm1d, nn.ReLU
     ]
     assert module.hidden[3].p == 0.5
     assert module.output.in_features == 4 and module.output.out_features == 3
