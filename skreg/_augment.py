@@ -7,14 +7,17 @@ validation batches and prediction never pass through it.
 import torch
 from torch.nn import functional as F
 
+from ._random import symmetric_beta
 from ._weights import WeightedTarget, split_target
 
 
 class BatchAugmentation:
     """Turn a training batch ``(X, y)`` into an augmented one.
 
-    Random draws come from torch's global generator, which the estimator seeds,
-    so augmented fits are reproducible with an integer ``random_state``.
+    ``augmentation(X, y, generator)`` takes its random draws from ``generator``
+    (on the batch's device; torch's global generator when it is None), which
+    the net reseeds at each epoch, so augmented fits are reproducible with an
+    integer ``random_state``.
 
     Parameters
     ----------
@@ -36,20 +39,21 @@ class BatchAugmentation:
         self.mixup_alpha = mixup_alpha
         self.n_classes = n_classes
 
-    def __call__(self, X, y):
+    def __call__(self, X, y, generator=None):
         if self.input_noise:
-            X = X + self.input_noise * torch.randn_like(X)
+            # The noise is drawn into a new tensor and X added to it: X itself is not written.
+            noise = torch.empty_like(X).normal_(0.0, self.input_noise, generator=generator)
+            X = noise.add_(X)
         if self.mixup_alpha:
-            X, y = self._mixup(X, y)
+            X, y = self._mixup(X, y, generator)
         return X, y
 
-    def _mixup(self, X, y):
+    def _mixup(self, X, y, generator):
         target, weight = split_target(y)
         if self.n_classes is not None:
             target = F.one_hot(target, self.n_classes).to(X.dtype)
-        alpha = torch.tensor(float(self.mixup_alpha), device=X.device)
-        lam = torch.distributions.Beta(alpha, alpha).sample((len(X),)).to(X.dtype)
-        partner = torch.randperm(len(X), device=X.device)
+        lam = symmetric_beta(float(self.mixup_alpha), len(X), generator, X.device, X.dtype)
+        partner = torch.randperm(len(X), generator=generator, device=X.device)
         X = mix(X, X[partner], lam)
         target = mix(target, target[partner], lam)
         if weight is None:
@@ -70,16 +74,19 @@ class AugmentedIterator:
     ----------
     iterator : iterable of (X, y) batches, with ``len``
     augmentation : callable
-        ``augmentation(X, y) -> (X, y)``, e.g. :class:`BatchAugmentation`.
+        ``augmentation(X, y, generator) -> (X, y)``, e.g. :class:`BatchAugmentation`.
+    generator : torch.Generator, optional
+        Passed to ``augmentation`` with every batch.
     """
 
-    def __init__(self, iterator, augmentation):
+    def __init__(self, iterator, augmentation, generator=None):
         self.iterator = iterator
         self.augmentation = augmentation
+        self.generator = generator
 
     def __len__(self):
         return len(self.iterator)
 
     def __iter__(self):
         for X, y in self.iterator:
-            yield self.augmentation(X, y)
+            yield self.augmentation(X, y, self.generator)

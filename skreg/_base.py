@@ -30,6 +30,7 @@ from ._callbacks import (
 from ._data import TensorBatchIterator, TensorPairDataset, data_device
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
+from ._random import seeded_generator
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
 from ._uncertainty import mc_dropout_moments
@@ -81,20 +82,6 @@ def uses_fused_adam(device):
     (benchmarks/speed.py). Elsewhere skreg keeps torch's default.
     """
     return torch.device(device).type == "cpu" and _cpu_has_fused_adam()
-
-
-def seed_torch(seed, device):
-    """Seed the generators a fit on ``device`` draws from.
-
-    ``torch.manual_seed`` also seeds every other backend; where CUDA is not
-    initialized it queues that seeding (with a captured stack trace) on each
-    call, which costs more than a small fit's setup and accumulates over a
-    grid search.
-    """
-    torch.default_generator.manual_seed(seed)
-    if device.type == "cuda":
-        with torch.cuda.device(device):
-            torch.cuda.manual_seed(seed)
 
 
 def writable_tensor(array, device):
@@ -362,7 +349,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         guard_keys = () if self.early_stopping else ("train_loss",)
         return callbacks + [("stopping", stopping), ("guard", NonFiniteLossGuard(guard_keys))]
 
-    def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None):
+    def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
         hidden = self._hidden_sizes()
         augmentation = None
         if self.input_noise or self.mixup_alpha:
@@ -401,6 +388,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             weight_decay=self.weight_decay,
             augmentation=augmentation,
             cuda_graph=self.cuda_graph,
+            seed=seed,
             **optimizer_params,
             **quiet,
         )
@@ -463,21 +451,15 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             )
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
-        seed = self._draw_seed()
+        # A continued fit keeps the seed of the net's first fit: its epochs draw from
+        # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
+        seed = self.net_.seed if continuing else self._draw_seed()
         train_rows = valid_rows = None
         if self.early_stopping:
             train_rows, valid_rows = self._validation_split(target, seed)
-        if continuing:
-            # Each continued call draws new shuffles, masks and noise, reproducibly:
-            # one-epoch partial_fit calls must not repeat the same epoch.
-            seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
-        cuda = [device.index or 0] if device.type == "cuda" else []
         epochs = 1 if partial else self.max_iter
         n_train = X.shape[0] if train_rows is None else len(train_rows)
-        # Fitting uses torch's global generator (weight init, dropout, permutations);
-        # forking keeps the caller's random state as it was.
-        with torch_threads(self.n_threads), torch.random.fork_rng(devices=cuda):
-            seed_torch(seed, device)
+        with torch_threads(self.n_threads):
             train_data, train_y, valid_data = self._training_tensors(
                 X, target, weights, device, train_rows, valid_rows
             )
@@ -489,7 +471,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 epochs_before = len(self.net_.history)
                 self.net_.partial_fit(train_data, train_y)
             else:
-                net = self._build_net(X.shape[1], n_outputs, n_train, device, valid_data)
+                net = self._build_net(
+                    X.shape[1], n_outputs, n_train, device, valid_data, seed=seed
+                )
                 net.set_params(max_epochs=epochs)
                 net.initialize()
                 self._apply_assigned_weights(net.module_)
@@ -682,13 +666,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _forward_mc(self, X, transform):
         """Monte Carlo dropout: mean and std of ``transform(outputs)`` over ``mc_samples`` passes."""
         X, module, device = self._prediction_input(X)
-        seed = self._draw_seed()
+        # This call's own generator: concurrent predictions never share draws.
+        generator = seeded_generator(self._draw_seed(), device)
         means, stds = [], []
         with torch_threads(self.n_threads):
-            for chunk_index, chunk in enumerate(self._row_chunks(X, device)):
-                mean, std = mc_dropout_moments(
-                    module, chunk, self.mc_samples, transform, seed + chunk_index
-                )
+            for chunk in self._row_chunks(X, device):
+                mean, std = mc_dropout_moments(module, chunk, self.mc_samples, transform, generator)
                 means.append(check_finite_outputs(mean, chunk.cpu().numpy()))
                 stds.append(std)
         return np.concatenate(means), np.concatenate(stds)

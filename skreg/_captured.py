@@ -21,11 +21,30 @@ import torch
 from torch.optim import Adam
 
 from ._loop import defines_hook
+from ._uncertainty import has_dropout
 
 # Eager steps run before capture: they create the optimizer's state and let
 # cuBLAS and the caching allocator set up their workspaces outside the graph.
 # They are ordinary training steps on the first batches of the first epoch.
 WARMUP_STEPS = 3
+
+
+def register_generator(graph, generator):
+    """Let ``graph`` replay the random draws it records from ``generator``, a CUDA generator.
+
+    torch records draws from its default generator by itself; those from
+    another generator it replays only if the generator is registered (torch 2.4
+    and later; recent versions register it on first use and deprecate the call).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        graph.register_generator_state(generator)
+
+
+def graph_takes_generators():
+    """Whether this torch's CUDA graphs replay draws from generators other than the default."""
+    return hasattr(torch.cuda.CUDAGraph, "register_generator_state")
 
 
 class DeviceLearningRates:
@@ -110,6 +129,13 @@ class CapturedTrainer:
                 "cuda_graph=True cannot be combined with batch augmentation "
                 "(input_noise, mixup_alpha): the captured step trains on the stored rows."
             )
+        self.draws = net.epoch_generators() is not None and has_dropout(net.module_)
+        if capture and self.draws and not graph_takes_generators():
+            raise ValueError(
+                "cuda_graph=True with dropout draws the masks of the captured step from the "
+                "fit's own generator, which CUDA graphs of this torch cannot replay (they need "
+                "torch.cuda.CUDAGraph.register_generator_state, torch 2.4 and later)."
+            )
         X, y = iterator.X, iterator.y
         if not isinstance(y, torch.Tensor):
             raise ValueError("cuda_graph=True does not support sample or class weights.")
@@ -161,6 +187,10 @@ class CapturedTrainer:
     def _record(self):
         self.net.optimizer_.zero_grad(set_to_none=True)
         self.graph = torch.cuda.CUDAGraph()
+        if self.draws:
+            # The dropout masks come from the fit's generator, which the graph must know to
+            # draw new masks at every replay, from the seed of the replay's epoch.
+            register_generator(self.graph, self.net.epoch_generators().on(self.net.device))
         with self.learning_rates.installed(), torch.cuda.graph(self.graph):
             self.static_y_pred, self.static_loss = self._forward_backward(
                 self.static_X, self.static_y
@@ -192,7 +222,7 @@ class CapturedTrainer:
         bounds = list(iterator._bounds())
         n = len(self.X)
         if iterator.shuffle:
-            order = torch.randperm(n, device=self.X.device)
+            order = torch.randperm(n, generator=iterator.generator, device=self.X.device)
         else:
             order = torch.arange(n, device=self.X.device)
         losses = torch.empty(len(bounds), device=self.X.device)

@@ -73,8 +73,8 @@ def as_tensor_pair(dataset):
 class TensorBatchIterator:
     """Iterate over ``(X_batch, y_batch)`` slices of in-memory tensors.
 
-    With ``shuffle=True`` every pass draws one permutation (from torch's global
-    generator, which the estimator seeds) and batches are index gathers; without
+    With ``shuffle=True`` every pass draws one permutation (from ``generator``,
+    which the net reseeds at each epoch) and batches are index gathers; without
     it, batches are views. A trailing batch of one row is merged into the batch
     before it when ``merge_single_row_tail`` is set, since batch normalization
     cannot normalize a single row.
@@ -92,16 +92,21 @@ class TensorBatchIterator:
     merge_single_row_tail : bool, default=False
     device : str or torch.device, optional
         Where batches are needed; by default where the tensors are.
+    generator : torch.Generator, optional
+        Draws the permutations; it must be on the device of the tensors. None
+        draws them from torch's global generator, as torch's ``DataLoader`` does.
     """
 
     def __init__(
-        self, dataset, batch_size, shuffle=False, merge_single_row_tail=False, device=None
+        self, dataset, batch_size, shuffle=False, merge_single_row_tail=False, device=None,
+        generator=None,
     ):
         self.X, self.y = as_tensor_pair(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.merge_single_row_tail = merge_single_row_tail
         self.device = device
+        self.generator = generator
 
     def _bounds(self):
         n = len(self.X)
@@ -148,7 +153,7 @@ class TensorBatchIterator:
     def _indices(self, n, device):
         """Row index of each batch: slices of one permutation, or plain slices in order."""
         if self.shuffle:
-            order = torch.randperm(n, device=device)
+            order = torch.randperm(n, generator=self.generator, device=device)
             for start, stop in self._bounds():
                 yield order[start:stop]
         else:

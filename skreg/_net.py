@@ -1,5 +1,8 @@
 """The skorch net that trains a skreg module: skorch's loop, skreg's loss and data path."""
 
+import functools
+import inspect
+
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
@@ -7,9 +10,17 @@ from torch.nn import functional as F
 
 from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
+from ._data import TensorBatchIterator
 from ._loop import LeanLoopMixin
 from ._penalty import InPlacePenalty, is_penalized, penalized_weights, weight_penalty
+from ._random import EpochGenerators, initialization_generator
 from ._weights import split_target
+
+
+@functools.cache
+def takes_generator(function):
+    """Whether ``function`` (a module's ``__init__`` or ``forward``) takes a ``generator``."""
+    return "generator" in inspect.signature(function).parameters
 
 
 class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
@@ -41,13 +52,21 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         Train through a step captured in a CUDA graph, see
         :class:`skreg._captured.CapturedStepMixin`. On a CPU device the same
         static-buffer step runs eagerly.
+    seed : int or None, default=None
+        With an int, the net owns the generators it draws from (see
+        :mod:`skreg._random`): the module's initial weights, when its
+        constructor takes a ``generator``, and every draw of epoch ``k`` (the
+        permutation, dropout masks when the module's ``forward`` takes a
+        ``generator``, the augmentation) from ``(seed, k)``, so that a fit and
+        as many ``partial_fit`` calls draw the same. None draws from torch's
+        global generator, as a plain skorch net does.
     **kwargs
         Passed on to :class:`skorch.NeuralNet`.
     """
 
     def __init__(
         self, *args, l1=0.0, l2=0.0, alpha=0.0, weight_decay=0.0, augmentation=None,
-        cuda_graph=False, **kwargs,
+        cuda_graph=False, seed=None, **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.l1 = l1
@@ -56,6 +75,47 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         self.weight_decay = weight_decay
         self.augmentation = augmentation
         self.cuda_graph = cuda_graph
+        self.seed = seed
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        if self.seed is not None and isinstance(self.module, type) and takes_generator(
+            self.module.__init__
+        ):
+            kwargs["generator"] = initialization_generator(self.seed)
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def epoch_generators(self):
+        """The generators of the running fit (None with ``seed=None``), made once per fit.
+
+        They are dropped at the end of the fit (see ``on_train_end``): every
+        epoch reseeds them, so they hold nothing that the next call needs.
+        """
+        if self.seed is None:
+            return None
+        generators = self.__dict__.get("_epoch_generators")
+        if generators is None or generators.seed != self.seed:
+            generators = EpochGenerators(self.seed)
+            # Bypass skorch's __setattr__, which treats new attributes as parameters.
+            self.__dict__["_epoch_generators"] = generators
+        return generators
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        generators = self.epoch_generators()
+        if generators is not None:
+            # The history counts this fit's epochs and those of earlier partial_fit calls.
+            generators.start(len(self.history))
+
+    def infer(self, x, **fit_params):
+        generators = self.epoch_generators()
+        if (
+            generators is not None and self.module_.training
+            and takes_generator(type(self.module_).forward)
+        ):
+            fit_params["generator"] = generators.on(self.device)
+        return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, sample_weight = split_target(y_true)
@@ -99,8 +159,14 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         iterator = super().get_iterator(dataset, training=training)
+        generators = self.epoch_generators() if training else None
+        if generators is not None and isinstance(iterator, TensorBatchIterator):
+            # The permutation is drawn where the rows are: on the host for data
+            # that does not fit on the device.
+            iterator.generator = generators.on(iterator.X.device)
         if training and self.augmentation is not None:
-            return AugmentedIterator(iterator, self.augmentation)
+            generator = None if generators is None else generators.on(self.device)
+            return AugmentedIterator(iterator, self.augmentation, generator)
         return iterator
 
     def get_params_for_optimizer(self, prefix, named_parameters):
@@ -148,6 +214,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         cache = self.__dict__.pop("_penalty_cache", None)
         if cache is not None:
             cache[1].release()
+        self.__dict__.pop("_epoch_generators", None)
         return super().on_train_end(net, **kwargs)
 
     def train_step_single(self, batch, **fit_params):

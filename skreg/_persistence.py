@@ -185,6 +185,7 @@ def save(estimator, path):
             "n_outputs": net.module_.output.out_features,
             "batch_size": net.batch_size,
             "split_seed": getattr(net.train_split, "random_state", None),
+            "seed": net.seed,
             "module": _tensor_state(net.module_.state_dict(), "module", tensors),
             "optimizer": _tensor_state(net.optimizer_.state_dict(), "optimizer", tensors),
             "history": json.loads(json.dumps(net.history.to_list(), default=_json_number)),
@@ -261,14 +262,16 @@ def _build(header, tensors, device, torch_device, path):
         setattr(estimator, name, _decode(value))
 
     saved = header["net"]
-    # Building a module draws initial weights from torch's generator; they are
-    # overwritten at once, and the caller's random state is left as it was.
-    with torch.random.fork_rng(devices=[]):
-        net = estimator._build_net(
-            estimator.n_features_in_, saved["n_outputs"], saved["batch_size"],
-            saved["split_seed"], torch_device,
-        )
-        net.initialize()
+    # The seed that continued training draws from. Files written before it was saved
+    # hold the split's seed, the same seed, which is None without early stopping.
+    seed = saved.get("seed", saved["split_seed"])
+    if seed is None:
+        seed = estimator._draw_seed()
+    # The initial weights are drawn from the net's own generator, and overwritten at once.
+    net = estimator._build_net(
+        estimator.n_features_in_, saved["n_outputs"], saved["batch_size"], torch_device, seed=seed
+    )
+    net.initialize()
     try:
         net.module_.load_state_dict(_untensor_state(saved["module"], tensors))
         net.optimizer_.load_state_dict(_untensor_state(saved["optimizer"], tensors))

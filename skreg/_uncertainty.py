@@ -7,8 +7,6 @@ stays in evaluation mode (running statistics), so the only randomness is
 dropout's, and a network without dropout has exactly zero spread.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from torch import nn
@@ -19,25 +17,12 @@ def has_dropout(module):
     return any(isinstance(m, nn.Dropout) and m.p > 0 for m in module.modules())
 
 
-@contextmanager
-def dropout_only_training(module):
-    """Put ``module`` in evaluation mode except for its dropout layers; evaluation mode after."""
-    module.eval()
-    for layer in module.modules():
-        if isinstance(layer, nn.Dropout):
-            layer.train()
-    try:
-        yield module
-    finally:
-        module.eval()
-
-
-def mc_dropout_moments(module, X, n_passes, transform, seed):
+def mc_dropout_moments(module, X, n_passes, transform, generator):
     """Mean and standard deviation of ``transform(module(X))`` over dropout passes.
 
     Parameters
     ----------
-    module : torch.nn.Module
+    module : skreg._module.MLPModule
     X : torch.Tensor of shape (n_samples, n_features)
         On the module's device.
     n_passes : int
@@ -46,8 +31,9 @@ def mc_dropout_moments(module, X, n_passes, transform, seed):
         Maps the module's raw outputs (a float64 numpy array) to the quantity
         whose moments are wanted, e.g. class probabilities or targets in their
         original units.
-    seed : int
-        Seeds the dropout masks; torch's global random state is left as it was.
+    generator : torch.Generator
+        On the module's device; the dropout masks are drawn from it, one pass
+        after the other.
 
     Returns
     -------
@@ -55,15 +41,13 @@ def mc_dropout_moments(module, X, n_passes, transform, seed):
         Float64 arrays shaped like ``transform``'s output. ``std`` is the
         population standard deviation over passes, exactly zero without dropout.
     """
+    module.eval()
     with torch.inference_mode():
         if not has_dropout(module):
-            module.eval()
             mean = transform(module(X).cpu().numpy().astype(np.float64))
             return mean, np.zeros_like(mean)
-        cuda = [X.device.index or 0] if X.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda), dropout_only_training(module):
-            torch.manual_seed(seed)
-            passes = np.stack([
-                transform(module(X).cpu().numpy().astype(np.float64)) for _ in range(n_passes)
-            ])
+        passes = np.stack([
+            transform(module.stochastic_forward(X, generator).cpu().numpy().astype(np.float64))
+            for _ in range(n_passes)
+        ])
     return passes.mean(axis=0), passes.std(axis=0)

@@ -81,6 +81,24 @@ def test_static_step_trains_like_the_eager_loop():
     )
 
 
+def fit_both_seeded(device="cpu", **overrides):
+    """Eager and static-step fits with dropout, each drawing from its own seeded generators."""
+    X, y = data(device=device)
+    params = dict(module__dropout=[0.3, 0.0], module__batch_norm=False, seed=5, **overrides)
+    return [make_net(cuda_graph, device=device, **params).fit(X, y) for cuda_graph in (False, True)]
+
+
+def test_static_step_draws_the_permutations_and_masks_of_the_eager_loop():
+    state = torch.get_rng_state()
+    eager, static = fit_both_seeded()
+    assert torch.equal(torch.get_rng_state(), state)
+    for key, value in eager.module_.state_dict().items():
+        torch.testing.assert_close(static.module_.state_dict()[key], value)
+    np.testing.assert_allclose(
+        static.history[:, "train_loss"], eager.history[:, "train_loss"], rtol=1e-5
+    )
+
+
 def test_fitted_net_keeps_no_captured_state_and_pickles():
     _, static = fit_both()
     assert "_captured_trainer" not in static.__dict__
@@ -165,6 +183,20 @@ def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_captured_step_matches_the_eager_step_on_the_gpu():
     eager, captured = fit_both(device="cuda", module__batch_norm=False)
+    for key, value in eager.module_.state_dict().items():
+        torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        captured.history[:, "train_loss"], eager.history[:, "train_loss"], rtol=1e-4
+    )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_captured_dropout_draws_new_masks_from_the_fits_generator_on_the_gpu():
+    # The graph replays the draws of the fit's generator, reseeded at every epoch: the same
+    # masks as the eager loop, and the caller's CUDA generator untouched.
+    state = torch.cuda.get_rng_state()
+    eager, captured = fit_both_seeded(device="cuda")
+    assert torch.equal(torch.cuda.get_rng_state(), state)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(

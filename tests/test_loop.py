@@ -12,6 +12,7 @@ from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._loop import defines_hook
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
+from skreg._random import EPOCH, INITIALIZATION, derived_seed
 
 
 class CountBatchHooks(Callback):
@@ -128,7 +129,8 @@ def test_every_training_step_runs_in_training_mode_even_after_a_callback_switche
 
 
 def test_training_matches_a_hand_written_loop(cancer):
-    """The estimator's fit is the plain loop: seed, init, one permutation per epoch, Adam."""
+    """The estimator's fit is the plain loop: init and each epoch's permutation drawn from
+    generators seeded from the fit's seed, Adam."""
     X, y = cancer
     X = X.astype(np.float32)
     model = RegularizedMLPClassifier(
@@ -136,21 +138,21 @@ def test_training_matches_a_hand_written_loop(cancer):
     ).fit(X, y)
 
     seed = int(np.random.RandomState(3).randint(np.iinfo(np.int32).max))
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        module = MLPModule(X.shape[1], 2, [16], "relu", [0.0], False)
-        optimizer = torch.optim.Adam(module.parameters(), lr=0.001)
-        X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-        for _ in range(4):
-            order = torch.randperm(len(X))
-            for start in range(0, len(X), 64):
-                index = order[start : start + 64]
-                optimizer.zero_grad()
-                loss = nn.functional.cross_entropy(module(X_t[index]), y_t[index])
-                weights = [p for p in module.parameters() if p.ndim >= 2]
-                loss = loss + 1e-3 * sum(w.abs().sum() for w in weights)
-                loss = loss + 0.5e-2 * sum((w * w).sum() for w in weights)
-                loss.backward()
-                optimizer.step()
+    init = torch.Generator().manual_seed(derived_seed(seed, INITIALIZATION))
+    module = MLPModule(X.shape[1], 2, [16], "relu", [0.0], False, generator=init)
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.001)
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    for epoch in range(1, 5):
+        generator = torch.Generator().manual_seed(derived_seed(seed, EPOCH, epoch))
+        order = torch.randperm(len(X), generator=generator)
+        for start in range(0, len(X), 64):
+            index = order[start : start + 64]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(module(X_t[index]), y_t[index])
+            weights = [p for p in module.parameters() if p.ndim >= 2]
+            loss = loss + 1e-3 * sum(w.abs().sum() for w in weights)
+            loss = loss + 0.5e-2 * sum((w * w).sum() for w in weights)
+            loss.backward()
+            optimizer.step()
     for key, value in module.state_dict().items():
         torch.testing.assert_close(model.net_.module_.state_dict()[key], value)

@@ -1,4 +1,5 @@
-"""The net's loss: the fused mean reduction agrees with the mean of the per-row losses."""
+"""The net's loss (the fused mean reduction agrees with the mean of the per-row losses) and
+the generators its fits draw from."""
 
 import warnings
 
@@ -8,6 +9,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+from skreg._augment import BatchAugmentation
+from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
 
@@ -120,3 +123,44 @@ def test_alpha_scales_as_sklearns_l2_term(batch_size):
     plain.coefs_, plain.intercepts_ = coefs, intercepts
     plain.partial_fit(X, y, classes=[0, 1, 2])
     assert not np.allclose(plain.coefs_[0], reference.coefs_[0], rtol=1e-4, atol=1e-5)
+
+
+def seeded_fit(seed, global_seed, **overrides):
+    """A fit with dropout, shuffling, noise and mixup of a net with ``seed``, after seeding
+    torch's global generator with ``global_seed``."""
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(64, 4, generator=generator)
+    y = torch.randint(0, 3, (64,), generator=generator)
+    torch.manual_seed(global_seed)
+    net = RegularizedNet(
+        module=MLPModule, module__n_features=4, module__n_outputs=3,
+        module__hidden_layer_sizes=[16], module__activation="relu", module__dropout=[0.4],
+        module__batch_norm=False, criterion=nn.CrossEntropyLoss(reduction="none"),
+        optimizer=torch.optim.Adam, max_epochs=3, batch_size=16, train_split=None,
+        dataset=TensorPairDataset, iterator_train=TensorBatchIterator,
+        iterator_train__shuffle=True, iterator_valid=TensorBatchIterator, verbose=0,
+        augmentation=BatchAugmentation(input_noise=0.2, mixup_alpha=0.3, n_classes=3),
+        seed=seed, **overrides,
+    )
+    return net.fit(X, y).module_.state_dict()
+
+
+def test_a_seeded_net_draws_from_its_own_generators_and_none_from_torchs():
+    state = torch.get_rng_state()
+    first, other_global = seeded_fit(3, global_seed=0), seeded_fit(3, global_seed=1)
+    torch.manual_seed(0)
+    expected_state = torch.get_rng_state()
+    seeded_fit(3, global_seed=0)
+    assert torch.equal(torch.get_rng_state(), expected_state)  # the fit drew nothing from it
+    other_seed = seeded_fit(4, global_seed=0)
+    for key, value in first.items():
+        assert torch.equal(value, other_global[key])
+    assert not torch.equal(first["hidden.0.weight"], other_seed["hidden.0.weight"])
+    torch.set_rng_state(state)
+
+
+def test_an_unseeded_net_draws_from_torchs_global_generator_as_skorch_does():
+    first, again = seeded_fit(None, global_seed=2), seeded_fit(None, global_seed=2)
+    other = seeded_fit(None, global_seed=3)
+    assert all(torch.equal(value, again[key]) for key, value in first.items())
+    assert not torch.equal(first["hidden.0.weight"], other["hidden.0.weight"])

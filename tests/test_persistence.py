@@ -141,8 +141,13 @@ def test_save_and_load_round_trip(models, tmp_path):
         assert loaded.net_.history.to_list() == model.net_.history.to_list()
 
 
-def test_loaded_model_goes_on_training_exactly_like_the_original(tmp_path):
-    model = RegularizedMLPClassifier((8,), max_iter=3, warm_start=True, random_state=0)
+@pytest.mark.parametrize("random_state", [0, None])
+def test_loaded_model_goes_on_training_exactly_like_the_original(tmp_path, random_state):
+    # The file keeps the seed that continued training draws from, also for a seed that
+    # random_state=None drew.
+    model = RegularizedMLPClassifier(
+        (8,), dropout=0.2, max_iter=3, warm_start=True, random_state=random_state
+    )
     model.fit(X, LABELS)
     skreg.save(model, tmp_path / "m.safetensors")
     loaded = skreg.load(tmp_path / "m.safetensors")
