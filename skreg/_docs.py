@@ -123,14 +123,21 @@ PARAMETERS = """\
     epsilon : float, default=1e-8
         Adam's term for numerical stability.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, dropout, shuffling and the validation
-        split. With an int, fits on CPU are bitwise reproducible, across
-        processes too, for the same number of torch threads (batch norm's CPU
-        kernels reduce in a thread-dependent order), and the global random
-        states of torch and numpy are left as they were. With None, the seed is
-        drawn from numpy's global generator (one draw, as scikit-learn's
-        estimators do), so ``np.random.seed`` makes such fits repeat; torch's
-        global state is still left as it was.
+        Seeds weight initialization, dropout, shuffling, input noise, mixup,
+        the validation split and the passes of ``return_std``. Each fit and
+        each prediction draws from its own ``torch.Generator`` seeded from it,
+        never from torch's global generator, so with an int, fits on CPU are
+        bitwise reproducible, across processes and threads too (fits running
+        in several threads at once give the serial results), for the same
+        number of torch threads (batch norm's CPU kernels reduce in a
+        thread-dependent order), and the global random states of torch and
+        numpy are never touched. Epoch ``k`` draws from ``(seed, k)``, and
+        ``partial_fit`` and ``warm_start`` continue with the seed of the
+        network's first fit, so ``N`` calls of ``partial_fit`` draw what one
+        ``fit`` of ``N`` epochs draws. With None, the seed is drawn from
+        numpy's global generator (one draw, as scikit-learn's estimators do),
+        so ``np.random.seed`` makes such fits repeat; torch's global state is
+        still left alone.
     verbose : int, default=0
         ``verbose=1`` prints skorch's table of epochs: one row per epoch with
         its losses, validation score, learning rate and duration, as it ends.
