@@ -14,8 +14,8 @@ from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, compare, pl
 def test_one_row_per_named_model_with_mean_std_and_fit_time(cancer):
     X, y = cancer
     models = {
-        "plain": RegularizedMLPClassifier((16,), max_iter=5, random_state=0),
-        "dropout": RegularizedMLPClassifier((16,), dropout=0.5, max_iter=5, random_state=0),
+        "plain": RegularizedMLPClassifier((16,), max_iter=15, random_state=0),
+        "dropout": RegularizedMLPClassifier((16,), dropout=0.5, max_iter=15, random_state=0),
         "logistic": LogisticRegression(),
     }
     table = compare(models, X, y, cv=3, scoring=["accuracy", "neg_log_loss"])
