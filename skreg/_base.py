@@ -28,6 +28,7 @@ from ._callbacks import (
     learning_rate_scheduler,
 )
 from ._data import TensorBatchIterator, TensorPairDataset, data_device
+from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
 from ._state import fitted_state_kept_on_error
@@ -139,7 +140,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "batch_norm": ["boolean"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd"})],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -150,6 +151,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [
@@ -191,6 +193,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -226,6 +229,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.nesterovs_momentum = nesterovs_momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.max_fun = max_fun
         self.shuffle = shuffle
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -465,7 +469,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
         seed = self._draw_seed()
         train_rows = valid_rows = None
-        if self.early_stopping:
+        if self.early_stopping and self.solver != "lbfgs":
             train_rows, valid_rows = self._validation_split(target, seed)
         if continuing:
             # Each continued call draws new shuffles, masks and noise, reproducibly:
@@ -478,6 +482,21 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         # forking keeps the caller's random state as it was.
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=cuda):
             seed_torch(seed, device)
+            if self.solver == "lbfgs":
+                # Full batch, outside skorch's epoch loop: see skreg._lbfgs.
+                check_lbfgs_options(self, device)
+                if not continuing:
+                    net = self._build_net(X.shape[1], n_outputs, X.shape[0], device)
+                    net.initialize()
+                    self._apply_assigned_weights(net.module_)
+                    self.net_ = net
+                result = train_lbfgs(
+                    self.net_, X, target, weights, l1=self.net_.l1, l2=self.net_.l2,
+                    alpha=self.net_.alpha, max_iter=self.max_iter, max_fun=self.max_fun,
+                    tol=self.tol, verbose=self.verbose,
+                )
+                self._set_lbfgs_attributes(result, input_dtype)
+                return self
             train_data, train_y, valid_data = self._training_tensors(
                 X, target, weights, device, train_rows, valid_rows
             )
@@ -571,6 +590,29 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 "converged yet.",
                 ConvergenceWarning,
             )
+
+    def _set_lbfgs_attributes(self, result, input_dtype):
+        """sklearn's ``n_iter_`` and ``loss_`` of an L-BFGS fit, and skreg's curve of it.
+
+        ``loss_curve_`` holds the objective after each iteration in the
+        history (sklearn sets none for lbfgs); L-BFGS's objective never
+        increases from one iteration to the next, so the best loss is the last.
+        """
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+        # Row by row: the history is empty when L-BFGS stopped at the starting point.
+        self.loss_curve_ = [float(row["train_loss"]) for row in self.net_.history]
+        self.best_loss_ = result.loss
+        self.validation_scores_ = None
+        self.best_epoch_ = None
+        self.best_validation_score_ = None
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.n_outputs_ = self.net_.module_.output.out_features
+        self._coefs_dtype = (
+            np.dtype(input_dtype)
+            if input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
+            else np.dtype(np.float64)
+        )
 
     # ------------------------------------------------------------------ weights as arrays
     def _apply_assigned_weights(self, module):

@@ -7,12 +7,14 @@ from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import accuracy_from_logits
 from ._docs import CLASSIFIER_PARAMETERS, NOTES, parameters_doc
+from ._lbfgs import has_stochastic_solver
 from ._validation import check_missing_labels
 
 
@@ -114,6 +116,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -150,6 +153,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             nesterovs_momentum=nesterovs_momentum,
             batch_size=batch_size,
             max_iter=max_iter,
+            max_fun=max_fun,
             shuffle=shuffle,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
@@ -192,6 +196,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         self._validate_params()
         return self._fit(X, y, sample_weight)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 

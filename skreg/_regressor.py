@@ -3,11 +3,13 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
 from ._docs import NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
+from ._lbfgs import has_stochastic_solver
 from ._validation import check_numeric_target, check_poisson_target
 
 
@@ -113,6 +115,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -149,6 +152,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             nesterovs_momentum=nesterovs_momentum,
             batch_size=batch_size,
             max_iter=max_iter,
+            max_fun=max_fun,
             shuffle=shuffle,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
@@ -190,6 +194,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         self._validate_params()
         return self._fit(X, y, sample_weight)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
