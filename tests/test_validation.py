@@ -243,6 +243,7 @@ BAD_VALUES = {
     "momentum": [1.5, np.nan],
     "batch_size": [0, 2.5, True, "big"],
     "max_iter": [0, 2.5, True],
+    "max_fun": [0, 2.5, True],
     "tol": [-1.0, np.nan],
     "n_iter_no_change": [0, 1.5],
     "validation_fraction": [0.0, 1.0],
@@ -250,7 +251,7 @@ BAD_VALUES = {
     "verbose": [-1, "loud"],
     "shuffle": [1, "yes"],
     "activation": ["ReLU", None],
-    "solver": ["lbfgs"],
+    "solver": ["newton"],
     "device": ["gpu", "cuda:x", "", "meta", 0],
     "callbacks": ["print", [1], [("name",)]],
 }
