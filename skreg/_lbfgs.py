@@ -119,8 +119,8 @@ class LBFGSResult:
 
 def chunk_rows_for(n_features, module):
     """Rows per chunk such that a chunk takes about ``CHUNK_BYTES`` in the objective."""
-    hidden = sum(m.out_features for m in module.modules() if isinstance(m, nn.Linear))
-    return max(1, CHUNK_BYTES // (8 * (n_features + 3 * hidden)))
+    widths = sum(m.out_features for m in module.modules() if isinstance(m, nn.Linear))
+    return max(1, CHUNK_BYTES // (8 * (n_features + 3 * widths)))
 
 
 def _has_batch_norm(module):
@@ -222,6 +222,8 @@ class _FullBatchObjective:
             loss = loss * ((stop - start) / self.n)
             loss.backward()
             total += loss.item()
+            # Free this chunk before the next one is made: one chunk in memory at a time.
+            del Xc, loss
         penalty = self.penalty()
         if penalty.requires_grad:
             penalty.backward()
