@@ -36,12 +36,13 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Mean and standard deviation used to standardize the targets.
     n_iter_ : int
         Number of epochs run by the last call (one after ``partial_fit``), as
-        in scikit-learn.
+        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
     t_ : int
         Number of training rows seen over every call since the network was
         built (scikit-learn's count of samples).
     loss_ : float
-        Training loss of the last epoch.
+        Training loss of the last epoch; with ``solver="lbfgs"``, the
+        objective at the final weights, as scikit-learn's ``loss_``.
     coefs_ : list of ndarray
         Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
         scikit-learn (copies in the training data's float dtype; assigning a
