@@ -124,7 +124,7 @@ def test_same_start_gives_sklearns_loss_classifier(activation):
         solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=0.0, random_state=1
     )
     ours = RegularizedMLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, random_state=1
+        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=0.0, random_state=1
     )
     start_both_from_sklearns_weights(theirs, ours, X, y)
     fit_quietly(theirs.set_params(warm_start=True, max_iter=20), X, y)
@@ -135,22 +135,20 @@ def test_same_start_gives_sklearns_loss_classifier(activation):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_same_start_gives_sklearns_loss_with_alpha(activation):
-    # The estimators' alpha reaches train_lbfgs; here it is passed to the trainer directly.
     X, y = digits(3)
     theirs = MLPClassifier(
         solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=1e-2,
         random_state=1,
     )
     ours = RegularizedMLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, random_state=1
+        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=1e-2,
+        random_state=1,
     )
     start_both_from_sklearns_weights(theirs, ours, X, y)
     fit_quietly(theirs.set_params(warm_start=True, max_iter=20), X, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = train_lbfgs(ours.net_, X.astype(np.float32), y, alpha=1e-2, max_iter=20)
-    assert result.n_iter == theirs.n_iter_
-    np.testing.assert_allclose(result.loss, theirs.loss_, rtol=SAME_START_RTOL)
+    fit_quietly(ours.set_params(warm_start=True, max_iter=20), X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=SAME_START_RTOL)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -164,7 +162,8 @@ def test_same_start_gives_sklearns_loss_regressor(activation):
         random_state=1,
     )
     ours = RegularizedMLPRegressor(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, tol=0.0, random_state=1
+        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=0.0, tol=0.0,
+        random_state=1,
     )
     start_both_from_sklearns_weights(theirs, ours, X, y)
     fit_quietly(theirs.set_params(warm_start=True, max_iter=20), X, y)
@@ -217,8 +216,8 @@ def test_float64_objective_reaches_a_tight_tolerance():
     # before the gradient falls below tol=1e-7; in float64 L-BFGS converges.
     X, y = regression()
     model = RegularizedMLPRegressor(
-        solver="lbfgs", hidden_layer_sizes=5, activation="identity", tol=1e-7, max_iter=500,
-        random_state=0,
+        solver="lbfgs", hidden_layer_sizes=5, activation="identity", alpha=0.0, tol=1e-7,
+        max_iter=500, random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
