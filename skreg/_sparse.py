@@ -24,10 +24,11 @@ from ._weights import WeightedTarget, normalized_weights, split_target
 # (COO, LIL, DOK, BSR, DIA) to the first, CSR.
 ACCEPTED_SPARSE = ["csr", "csc"]
 
-# Most bytes of one densified prediction chunk. Up to 1,024 features a chunk keeps the rows of
-# a dense chunk (PREDICT_CHUNK_ROWS), so that Monte Carlo dropout, whose masks are drawn chunk
-# by chunk, draws the same masks as for the same X dense; wider data takes fewer rows a chunk.
-PREDICT_CHUNK_BYTES = 256 * 2**20
+# Most bytes of one densified prediction chunk (two are alive while the caller's loop holds
+# the last one and the next is made). Up to 512 features a chunk keeps the rows of a dense
+# chunk (PREDICT_CHUNK_ROWS), so that Monte Carlo dropout, whose masks are drawn chunk by
+# chunk, draws the same masks as for the same X dense; wider data takes fewer rows a chunk.
+PREDICT_CHUNK_BYTES = 128 * 2**20
 
 
 def as_csr_rows(X):
@@ -81,42 +82,58 @@ class SparseRowsDataset(Dataset):
         return rows, (torch.zeros(()) if self.y is None else self.y[index])
 
 
-def sparse_training_data(X, target, weights, device):
-    """Return the dataset of a fit on sparse ``X`` and its target tensor.
+def sparse_training_data(X, target, weights, device, train_rows=None, valid_rows=None):
+    """Return the training data of a fit on sparse ``X`` (and early stopping's validation data).
 
-    The rows stay in host memory; the targets (and the normalized weights, carried
+    The rows stay in host memory as CSR; the targets (and the normalized weights, carried
     beside them in a :class:`skreg._weights.WeightedTarget`) go to ``device``, where each
-    batch's rows are sent.
+    batch's rows are sent. The weights are normalized over all rows before the split, as
+    for dense ``X``.
 
     Parameters
     ----------
     X : sparse matrix or array of shape (n_samples, n_features)
         The validated training data.
     target : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-        The encoded targets (a new array of the fit, which the tensor shares).
+        The encoded targets.
     weights : ndarray of shape (n_samples,) or None
         The training weights, or None for an unweighted fit.
     device : torch.device
+    train_rows, valid_rows : ndarray of int or None, default=None
+        Early stopping's split; None trains on every row and holds none out.
 
     Returns
     -------
-    dataset : SparseRowsDataset
-    y_t : torch.Tensor
-        The targets alone, for skorch's stratified validation split.
+    train_data : SparseRowsDataset
+    train_y : torch.Tensor
+        The training targets alone.
+    valid_data : SparseRowsDataset or None
     """
-    y_t = torch.from_numpy(np.ascontiguousarray(target)).to(device)
-    labels = y_t
+    X = as_csr_rows(X)
     if weights is not None:
-        w_t = torch.from_numpy(normalized_weights(weights)).to(device, torch.float32)
-        labels = WeightedTarget(y_t, w_t)
-    return SparseRowsDataset(as_csr_rows(X), labels), y_t
+        weights = normalized_weights(weights).astype(np.float32)
+
+    def rows_dataset(rows):
+        X_part = X if rows is None else X[rows]
+        y_part = target if rows is None else target[rows]
+        y_t = torch.from_numpy(np.ascontiguousarray(y_part)).to(device)
+        if weights is None:
+            return SparseRowsDataset(X_part, y_t), y_t
+        w_part = weights if rows is None else weights[rows]
+        w_t = torch.from_numpy(np.ascontiguousarray(w_part)).to(device)
+        return SparseRowsDataset(X_part, WeightedTarget(y_t, w_t)), y_t
+
+    train_data, train_y = rows_dataset(train_rows)
+    valid_data = None if valid_rows is None else rows_dataset(valid_rows)[0]
+    return train_data, train_y, valid_data
 
 
 def sparse_pair(dataset):
     """Return ``(X, y)`` of a :class:`SparseRowsDataset` or of a ``Subset`` of one.
 
-    A ``Subset`` (what skorch's ``ValidSplit`` returns) is gathered once here, staying
-    sparse, so that every epoch after slices rows of one CSR matrix.
+    A ``Subset`` (what skorch's ``ValidSplit`` returns, for a net given that split) is
+    gathered once here, staying sparse, so that every epoch after slices rows of one CSR
+    matrix.
     """
     if isinstance(dataset, Subset):
         X, y = sparse_pair(dataset.dataset)
@@ -141,10 +158,10 @@ class SparseBatchIterator(TensorBatchIterator):
     """:class:`skreg._data.TensorBatchIterator` over sparse rows, densifying each batch.
 
     The batch bounds and the shuffled order are the dense iterator's: the permutation is
-    drawn on the device of the targets (the training device, see
-    :func:`sparse_training_data`), where dense data that fits there would draw it too. The
-    targets are indexed where they are; each batch's rows are sliced out of the CSR matrix
-    and densified onto ``device``.
+    drawn as :meth:`TensorBatchIterator._indices` draws it, on the device of the targets (the
+    training device, see :func:`sparse_training_data`), where dense data that fits there
+    would draw it too. The targets are indexed where they are; each batch's rows are sliced
+    out of the CSR matrix and densified onto ``device``.
 
     Parameters
     ----------
@@ -167,9 +184,16 @@ class SparseBatchIterator(TensorBatchIterator):
 
     def __iter__(self):
         X, y = self.X, self.y
-        for index in self._indices(X.shape[0], _rows_device(y)):
-            rows = X[index] if isinstance(index, slice) else X[index.cpu().numpy()]
-            yield dense_rows(rows, self.device), (None if y is None else y[index])
+        if not self.shuffle:
+            for start, stop in self._bounds():
+                yield dense_rows(X[start:stop], self.device), (None if y is None else y[start:stop])
+            return
+        order = torch.randperm(X.shape[0], device=_rows_device(y))
+        # One copy of the order to the host per epoch, not a device sync per batch.
+        host_order = order.cpu().numpy()
+        for start, stop in self._bounds():
+            rows = dense_rows(X[host_order[start:stop]], self.device)
+            yield rows, (None if y is None else y[order[start:stop]])
 
 
 def batch_iterator(dataset, **kwargs):

@@ -134,13 +134,21 @@ def test_training_data_keeps_the_rows_sparse_and_the_targets_on_the_device(digit
     X, y = digits
     target = y.numpy().copy()
     weights = np.linspace(1, 3, len(target))
-    dataset, y_t = sparse_training_data(X.tocsc(), target, weights, torch.device("cpu"))
-    assert isinstance(dataset, SparseRowsDataset) and dataset.X.format == "csr"
-    assert torch.equal(y_t, y)
-    assert isinstance(dataset.y, WeightedTarget) and dataset.y.sample_weight.dtype == torch.float32
-    np.testing.assert_allclose(dataset.y.sample_weight.numpy(), weights / weights.mean(), rtol=1e-6)
-    plain, _ = sparse_training_data(X, target, None, torch.device("cpu"))
-    assert plain.y is not None and not isinstance(plain.y, WeightedTarget)
+    train, valid = np.arange(0, len(target), 2), np.arange(1, len(target), 2)
+    data, y_t, valid_data = sparse_training_data(
+        X.tocsc(), target, weights, torch.device("cpu"), train, valid
+    )
+    assert isinstance(data, SparseRowsDataset) and data.X.format == "csr"
+    np.testing.assert_array_equal(data.X.toarray(), X[train].toarray())
+    assert torch.equal(y_t, y[train]) and torch.equal(valid_data.y.target, y[valid])
+    np.testing.assert_array_equal(valid_data.X.toarray(), X[valid].toarray())
+    # Normalized over all rows before the split, as for dense X.
+    normalized = (weights / weights.mean()).astype(np.float32)
+    assert data.y.sample_weight.dtype == torch.float32
+    np.testing.assert_array_equal(data.y.sample_weight.numpy(), normalized[train])
+    np.testing.assert_array_equal(valid_data.y.sample_weight.numpy(), normalized[valid])
+    plain, plain_y, no_valid = sparse_training_data(X, target, None, torch.device("cpu"))
+    assert plain.y is plain_y and torch.equal(plain_y, y) and no_valid is None
 
 
 def test_prediction_chunks_cover_every_row_and_bound_their_size():
