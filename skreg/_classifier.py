@@ -175,8 +175,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric training data (numpy array, list or pandas DataFrame).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
+            sparse matrix or array (kept sparse; each batch is densified on its own).
         y : array-like of shape (n_samples,)
             Class labels of any type.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -206,7 +207,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Labels, all among ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -318,7 +319,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         return_std : bool, default=False
             Monte Carlo dropout: instead of the single deterministic pass
             (dropout off), average the probabilities of ``mc_samples``
@@ -346,7 +347,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -360,7 +361,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------

@@ -158,8 +158,8 @@ PARAMETERS = """\
         On a GPU (``device="cuda"``), capture the training step (forward, loss,
         backward and the Adam update) in a CUDA graph once per fit and replay
         it for every batch, which removes most of the per-batch launch cost of
-        small networks. Needs ``solver="adam"``, training data that fits on the
-        device, and no callback that uses ``on_grad_computed``. Per-batch
+        small networks. Needs ``solver="adam"``, dense training data that fits on
+        the device, and no callback that uses ``on_grad_computed``. Per-batch
         losses are read once per epoch. Results match the eager step up to
         floating-point rounding (without dropout; dropout draws other masks).
         Only full batches replay the graph: a last, smaller batch of an epoch
