@@ -498,7 +498,7 @@ def peak_memory():
 
 
 def test_a_sparse_matrix_too_large_to_densify_trains_and_predicts_in_bounded_memory():
-    # 200,000 x 5,000 at 0.1 % density: 12 MB as CSR float32, 4 GB dense.
+    # 200,000 x 5,000 at 0.1 % density: 9 MB as CSR float32, 4 GB dense.
     n, d, per_row = 200_000, 5_000, 5
     rng = np.random.default_rng(0)
     # One non-zero in each fifth of the columns of every row: sorted, no duplicates.
