@@ -226,6 +226,18 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _validation_score_fn(self):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
+    def _stratified_split(self):
+        """Whether early stopping's validation split is stratified by class."""
+        return False
+
+    def _split_class_counts(self, target):
+        """Samples per class of the training ``target``, for a stratified split."""
+        return None
+
+    def _one_hot_classes(self, n_outputs):
+        """Width of the one-hot encoding of class targets before mixup; None mixes them as they are."""
+        return None
+
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         super()._validate_params()
@@ -286,7 +298,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         if self.early_stopping:
             callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
             train_split = ValidSplit(
-                self.validation_fraction, stratified=self._is_classifier, random_state=seed
+                self.validation_fraction, stratified=self._stratified_split(), random_state=seed
             )
         scheduler = learning_rate_scheduler(
             self.learning_rate, self.max_iter, self.tol, stopping.monitor
@@ -303,7 +315,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
-                self.input_noise, self.mixup_alpha, n_outputs if self._is_classifier else None
+                self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
             )
         if self.solver == "sgd":
             optimizer, optimizer_params = torch.optim.SGD, {"optimizer__momentum": self.momentum}
@@ -363,7 +375,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         )
         weights = self._training_weights(y, sample_weight, partial)
         if self.early_stopping:
-            counts = np.bincount(target) if self._is_classifier else None
+            counts = self._split_class_counts(target) if self._stratified_split() else None
             check_validation_split(X.shape[0], self.validation_fraction, counts)
         device = resolve_device(self.device)
         if self.cuda_graph and (device.type != "cuda" or self.solver != "adam"):
