@@ -235,7 +235,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         return None
 
     def _one_hot_classes(self, n_outputs):
-        """Width of the one-hot encoding of class targets before mixup; None mixes them as they are."""
+        """Width of the one-hot encoding of class targets before mixup (None: mixed as they are)."""
         return None
 
     # ------------------------------------------------------------------ checks
