@@ -197,7 +197,8 @@ def check_output_layout(classes, n_outputs, out_activation, network_outputs):
     elif out_activation == "logistic" and n_outputs > 1 and not np.array_equal(
         classes, np.arange(n_outputs)
     ):
-        problem = f"multilabel outputs need classes_ 0..{n_outputs - 1}, got {list(classes)}"
+        got = np.asarray(classes).tolist()
+        problem = f"multilabel outputs need classes_ 0..{n_outputs - 1}, got {got}"
     else:
         return
     raise ValueError(f"The classifier's output layer does not fit its classes: {problem}.")
