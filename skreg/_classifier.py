@@ -200,10 +200,10 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         ever be seen in ``classes`` (for a multilabel indicator matrix of
         ``n_labels`` columns, the label indices ``range(n_labels)``); later
         calls continue training it (after :meth:`fit` too), on targets of the
-        same type and number of labels. Each call adds one to ``n_iter_``. Without early
-        stopping all rows are trained on; with it, ``validation_fraction`` of
-        the rows is held out to record the validation loss and score of the
-        epoch. ``class_weight="balanced"`` is not supported (the class
+        same type and number of labels. Each call adds one to ``n_iter_``.
+        Without early stopping all rows are trained on; with it,
+        ``validation_fraction`` of the rows is held out to record the
+        validation loss and score of the epoch. ``class_weight="balanced"`` is not supported (the class
         frequencies of one batch of rows are not those of the data); pass a
         dict, e.g. from :func:`sklearn.utils.class_weight.compute_class_weight`.
 
@@ -213,8 +213,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels, all among ``classes_``, or a multilabel indicator matrix.
         classes : array-like of shape (n_classes,), default=None
-            Every class label; required on the first call, and if given later
-            it must equal ``classes_``.
+            Every class label (for a multilabel target, ``range(n_labels)``);
+            required on the first call, and if given later it must equal
+            ``classes_``.
         sample_weight : array-like of shape (n_samples,), default=None
             As in :meth:`fit`.
 
@@ -422,10 +423,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             binary targets the same in both columns); only with
             ``return_std=True``.
         """
-        layout = self._layout()
         if return_std:
-            return self._forward_mc(X, lambda logits: probabilities(logits, layout))
-        return probabilities(self._forward(X), layout)
+            return self._forward_mc(X, lambda logits: probabilities(logits, self._layout()))
+        return probabilities(self._forward(X), self._layout())
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed from the logits.
