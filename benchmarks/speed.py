@@ -28,7 +28,12 @@ Sections:
    without a penalty (see ``section_penalty``).
 2. ``small``: breast_cancer (569 x 30, standardized), 2x256, batch 256, 200
    epochs, no validation; fit time including the fixed cost per fit.
-3. ``scaling``: skreg alone on 10,000 to 1,000,000 rows (d=40), one subprocess
+3. ``sklearn default``: skreg against ``MLPClassifier`` with the same arguments,
+   sklearn's defaults (one hidden layer, batch "auto", Adam, ``alpha=1e-4``), on
+   10-class data with 16 features, over a grid of widths (32, 100, 256) and rows
+   (500, 5,000, 50,000), about 600 steps per fit; the ratio skreg / sklearn
+   (``--sklearn-default-only`` runs this section alone).
+4. ``scaling``: skreg alone on 10,000 to 1,000,000 rows (d=40), one subprocess
    per size; time per epoch (median of skorch's ``dur``, the epochs alone) and
    the whole fit, and the peak memory of the fit. Peak memory is the
    process's resident-set high-water mark (``VmHWM``), reset through
@@ -84,11 +89,14 @@ LEARNING_RATE = 1e-3
 # Settings per device; ``--quick`` shrinks them to a smoke run.
 SETTINGS = {
     "cpu": dict(n=50_000, d=40, hidden=(256, 256), batches=(256,), epochs=5, repeats=5,
-                small_epochs=200, scaling=(10_000, 30_000, 100_000, 300_000, 1_000_000)),
+                small_epochs=200, scaling=(10_000, 30_000, 100_000, 300_000, 1_000_000),
+                sklearn_widths=(32, 100, 256), sklearn_rows=(500, 5_000, 50_000)),
     "cuda": dict(n=500_000, d=64, hidden=(512, 512), batches=(256, 1024), epochs=5, repeats=5,
-                 small_epochs=200, scaling=(10_000, 100_000, 1_000_000)),
+                 small_epochs=200, scaling=(10_000, 100_000, 1_000_000),
+                 sklearn_widths=(32, 100, 256), sklearn_rows=(500, 5_000, 50_000)),
 }
-QUICK = dict(n=5_000, epochs=2, repeats=2, small_epochs=20, scaling=(10_000, 30_000))
+QUICK = dict(n=5_000, epochs=2, repeats=2, small_epochs=20, scaling=(10_000, 30_000),
+             sklearn_widths=(32, 100), sklearn_rows=(500, 5_000))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -196,7 +204,9 @@ def fit_hand_written(X, y, hidden, batch_size, epochs, device, fused=None):
 def skreg_model(hidden, batch_size, epochs, device, **params):
     return RegularizedMLPClassifier(
         hidden, batch_size=batch_size, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
-        learning_rate_init=LEARNING_RATE, random_state=0, device=device, **params,
+        learning_rate_init=LEARNING_RATE, random_state=0, device=device,
+        # The reference loops have no penalty; sklearn's default alpha is timed in its section.
+        **{"alpha": 0.0, **params},
     )
 
 
@@ -283,6 +293,60 @@ def interleaved(runs, repeats, reference, *args):
 
 
 # ---------------------------------------------------------------------------- sections
+def sklearn_default_data(n, seed=0):
+    """10 classes from 16 Gaussian features (sklearn's ``make_classification``)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n, 16, n_informative=10, n_classes=10, random_state=seed)
+    return X.astype(np.float32), y
+
+
+def sklearn_default_epochs(n, steps=600):
+    """Epochs of about ``steps`` training steps of sklearn's default batch (200 rows)."""
+    return max(2, int(np.ceil(steps / np.ceil(n / min(200, n)))))
+
+
+def fit_with_sklearns_settings(Estimator, X, y, width, epochs):
+    """Fit ``Estimator`` with sklearn's MLP defaults (adam, alpha=1e-4, batch "auto") for
+    ``epochs`` epochs; skreg and sklearn take the same arguments here."""
+    model = Estimator(
+        hidden_layer_sizes=(width,), max_iter=epochs, n_iter_no_change=np.inf, random_state=0
+    )
+    start = time.perf_counter()
+    model.fit(X, y)
+    return time.perf_counter() - start
+
+
+def section_sklearn_default(widths, sizes, repeats):
+    """skreg against ``MLPClassifier`` with the same (sklearn's default) settings.
+
+    One hidden layer (sklearn's default network is one layer of 100), batch
+    "auto" (200 rows), Adam at 1e-3, ``alpha=1e-4``, 10 classes, 16 features;
+    every width x rows cell times both estimators in interleaved rounds, and
+    reports the median of the within-round ratios skreg / sklearn.
+    """
+    runs = {
+        "skreg": lambda *a: fit_with_sklearns_settings(RegularizedMLPClassifier, *a),
+        "sklearn MLPClassifier": lambda *a: fit_with_sklearns_settings(MLPClassifier, *a),
+    }
+    rows = []
+    for n in sizes:
+        X, y = sklearn_default_data(n)
+        epochs = sklearn_default_epochs(n)
+        for width in widths:
+            timed = interleaved(runs, repeats, "sklearn MLPClassifier", X, y, width, epochs)
+            steps = epochs * int(np.ceil(n / min(200, n)))
+            rows.append({
+                "rows": n, "width": width, "epochs": epochs, "steps": steps,
+                "skreg_s": timed["skreg"][0], "sklearn_s": timed["sklearn MLPClassifier"][0],
+                "skreg_us_per_step": 1e6 * timed["skreg"][0] / steps,
+                "sklearn_us_per_step": 1e6 * timed["sklearn MLPClassifier"][0] / steps,
+                "ratio_skreg_to_sklearn": timed["skreg"][1],
+            })
+            print(rows[-1], flush=True)
+    return rows
+
+
 def section_fit(name, X, y, hidden, batch_size, epochs, repeats, device, peak_gflops):
     timed = interleaved(contenders(device), repeats, "hand-written loop", X, y, hidden,
                         batch_size, epochs, device)
@@ -518,6 +582,8 @@ def main():
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true", help="small smoke run (~1 minute)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the scaling table")
+    parser.add_argument("--sklearn-default-only", action="store_true",
+                        help="run only the section on sklearn's default network")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch and BLAS (default: torch's default)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -545,6 +611,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"speed-{device}" + (f"-{args.threads}thread" if args.threads else "")
     stem += "-quick" if args.quick else ""
+    stem += "-sklearn-default" if args.sklearn_default_only else ""
 
     def save():
         """Write what has been measured so far, so that an interrupted run leaves its data."""
@@ -556,6 +623,14 @@ def main():
         report = markdown_report(settings, info, peak_gflops, load_before, load_now, frames, device)
         (args.out / f"{stem}.md").write_text(report)
         return load_now
+
+    frames["Fit, sklearn's default network (skreg / MLPClassifier)"] = pd.DataFrame(
+        section_sklearn_default(settings["sklearn_widths"], settings["sklearn_rows"],
+                                settings["repeats"]))
+    save()
+    if args.sklearn_default_only:
+        print(f"\nwrote {args.out / stem}.csv and .md")
+        return
 
     X, y = make_data(settings["n"], settings["d"])
     rows = []

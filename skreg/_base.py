@@ -10,16 +10,19 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
-from skorch.dataset import ValidSplit
+from skorch.callbacks import Callback, ProgressBar
+from skorch.helper import predefined_split
 from torch import nn
 
 from ._augment import BatchAugmentation
 from ._callbacks import (
     LEARNING_RATE_SCHEDULES,
+    InverseScalingLR,
+    NoImprovementStopping,
     NonFiniteLossGuard,
     ValidationScore,
     learning_rate_scheduler,
@@ -32,7 +35,6 @@ from ._threads import torch_threads
 from ._uncertainty import mc_dropout_moments
 from ._validation import (
     check_finite_outputs,
-    check_validation_split,
     reject_booleans_for_numbers,
     validate_input,
 )
@@ -103,6 +105,25 @@ def writable_tensor(array, device):
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
+def _checked_weight_arrays(arrays, name, shapes):
+    """``arrays`` as finite float64 arrays of ``shapes``, or a ValueError naming ``name``."""
+    arrays = list(arrays)
+    if len(arrays) != len(shapes):
+        raise ValueError(f"{name} has {len(arrays)} arrays but the network has {len(shapes)} layers.")
+    checked = []
+    for index, (array, shape) in enumerate(zip(arrays, shapes)):
+        array = np.asarray(array, dtype=np.float64)
+        if array.shape != shape:
+            raise ValueError(
+                f"{name}[{index}] has shape {array.shape}, but layer {index} of the network "
+                f"needs {shape}."
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name}[{index}] holds NaN or infinite values.")
+        checked.append(array)
+    return checked
+
+
 class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     """Base class of skreg's estimators; use :class:`RegularizedMLPClassifier` or
     :class:`RegularizedMLPRegressor`."""
@@ -113,6 +134,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "batch_norm": ["boolean"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
@@ -121,11 +143,19 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
@@ -148,6 +178,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         dropout=0.0,
         l1=0.0,
         l2=0.0,
+        alpha=1e-4,
         weight_decay=0.0,
         batch_norm=False,
         input_noise=0.0,
@@ -155,7 +186,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         solver="adam",
         learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         momentum=0.9,
+        nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
         shuffle=True,
@@ -163,6 +196,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -177,6 +213,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.dropout = dropout
         self.l1 = l1
         self.l2 = l2
+        self.alpha = alpha
         self.weight_decay = weight_decay
         self.batch_norm = batch_norm
         self.input_noise = input_noise
@@ -184,7 +221,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.solver = solver
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.shuffle = shuffle
@@ -192,6 +231,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -226,12 +268,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _validation_score_fn(self):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
-    def _stratified_split(self):
-        """Whether early stopping's validation split is stratified by class."""
-        return False
-
-    def _split_class_counts(self, target):
-        """Samples per class of the training ``target``, for a stratified split."""
+    def _stratification(self, target):
+        """The labels early stopping's validation split is stratified on, or None (not stratified)."""
         return None
 
     def _one_hot_classes(self, n_outputs):
@@ -284,47 +322,62 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         return min(self.batch_size, n_samples)
 
     # ------------------------------------------------------------------ fitting
-    def _build_net(self, n_features, n_outputs, n_samples, seed, device):
-        hidden = self._hidden_sizes()
-        stopping = EarlyStopping(
-            monitor="valid_loss" if self.early_stopping else "train_loss",
-            patience=self.n_iter_no_change,
-            threshold=self.tol,
-            threshold_mode="abs",
-            load_best=self.early_stopping,
-        )
+    def _optimizer(self, device):
+        """The torch optimizer class and its skorch ``optimizer__`` arguments for ``solver``."""
+        if self.solver == "sgd":
+            # torch's SGD momentum is sklearn's (velocity = momentum * velocity - lr * grad):
+            # the same updates for a constant rate, Nesterov's form included.
+            return torch.optim.SGD, {
+                "optimizer__momentum": self.momentum,
+                "optimizer__nesterov": bool(self.nesterovs_momentum and self.momentum > 0),
+            }
+        # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
+        optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
+        params = {
+            "optimizer__betas": (self.beta_1, self.beta_2),
+            "optimizer__eps": self.epsilon,
+        }
+        if uses_fused_adam(device):
+            params["optimizer__fused"] = True
+        return optimizer, params
+
+    def _training_callbacks(self, n_train_rows):
+        """The callbacks of a new net: the user's, then skreg's in the order they must run."""
         callbacks = self._user_callbacks()
-        train_split = None
         if self.early_stopping:
             callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
-            train_split = ValidSplit(
-                self.validation_fraction, stratified=self._stratified_split(), random_state=seed
-            )
-        scheduler = learning_rate_scheduler(
-            self.learning_rate, self.max_iter, self.tol, stopping.monitor
-        )
+        scheduler = learning_rate_scheduler(self.learning_rate, self.max_iter)
         if scheduler is not None:
             callbacks.append(("lr_scheduler", scheduler))
+        if self.learning_rate == "invscaling" and self.solver == "sgd":
+            callbacks.append(
+                ("invscaling", InverseScalingLR(self.learning_rate_init, self.power_t, n_train_rows))
+            )
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        stopping = NoImprovementStopping(
+            self.n_iter_no_change,
+            self.tol,
+            self.early_stopping,
+            # As in sklearn, "adaptive" (like "invscaling") is a schedule of SGD only.
+            adaptive=self.learning_rate == "adaptive" and self.solver == "sgd",
+        )
         # Stopping interrupts the epoch's remaining callbacks, so the score and the
         # schedule of the final epoch are recorded before it; the guard comes after
-        # early stopping so that it checks the weights that stopping restores (and
-        # checks every epoch when training ends).
-        callbacks += [("stopping", stopping), ("guard", NonFiniteLossGuard())]
+        # stopping so that it checks the weights that stopping restores. With early
+        # stopping a diverged epoch is harmless (the best epoch is restored), so the
+        # guard checks only the final weights.
+        guard_keys = () if self.early_stopping else ("train_loss",)
+        return callbacks + [("stopping", stopping), ("guard", NonFiniteLossGuard(guard_keys))]
+
+    def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None):
+        hidden = self._hidden_sizes()
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
                 self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
             )
-        if self.solver == "sgd":
-            optimizer, optimizer_params = torch.optim.SGD, {"optimizer__momentum": self.momentum}
-        else:
-            # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
-            optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
-            optimizer_params = {}
-            if uses_fused_adam(device):
-                optimizer_params["optimizer__fused"] = True
+        optimizer, optimizer_params = self._optimizer(device)
         quiet = {} if self.verbose else {"callbacks__print_log": None}
         return RegularizedNet(
             module=MLPModule,
@@ -338,7 +391,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             optimizer=optimizer,
             lr=self.learning_rate_init,
             max_epochs=self.max_iter,
-            batch_size=self._batch_size(n_samples),
+            batch_size=self._batch_size(n_train_rows),
             dataset=TensorPairDataset,
             iterator_train=TensorBatchIterator,
             iterator_train__shuffle=self.shuffle,
@@ -346,12 +399,13 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             iterator_train__device=device,
             iterator_valid=TensorBatchIterator,
             iterator_valid__device=device,
-            train_split=train_split,
-            callbacks=callbacks,
+            train_split=None if valid_data is None else predefined_split(valid_data),
+            callbacks=self._training_callbacks(n_train_rows),
             device=str(device),
             verbose=self.verbose,
             l1=self.l1,
             l2=self.l2,
+            alpha=self.alpha,
             weight_decay=self.weight_decay,
             augmentation=augmentation,
             cuda_graph=self.cuda_graph,
@@ -359,13 +413,43 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             **quiet,
         )
 
+    def _validation_split(self, target, seed):
+        """Row indices ``(train, valid)`` of early stopping's split, as sklearn's MLP draws it.
+
+        sklearn's ``train_test_split`` with ``test_size=validation_fraction``,
+        stratified by class for single-output classifiers, and sklearn's error
+        when fewer than 2 rows are left for validation.
+        """
+        rows = np.arange(len(target))
+        stratify = self._stratification(target)
+        train, valid = train_test_split(
+            rows,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+            random_state=np.random.RandomState(seed),
+        )
+        if len(valid) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                f"of your dataset (early_stopping=True holds out {len(valid)} of "
+                f"{len(target)} rows)."
+            )
+        return np.sort(train), np.sort(valid)
+
     def _fit(self, X, y, sample_weight=None, *, partial=False, classes=None):
         """Train on ``X, y``: ``max_iter`` epochs for ``fit``, one epoch for ``partial_fit``."""
+        if partial and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True (as in scikit-learn's MLP): "
+                "each call is one epoch on the rows it is given, with no held-out rows to "
+                "stop on. Use fit, or set early_stopping=False."
+            )
         with fitted_state_kept_on_error(self):
             return self._fit_unguarded(X, y, sample_weight, partial=partial, classes=classes)
 
     def _fit_unguarded(self, X, y, sample_weight, *, partial, classes):
         continuing = (partial or self.warm_start) and hasattr(self, "net_")
+        input_dtype = getattr(X, "dtype", None)
         X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
         )
@@ -374,9 +458,6 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             y, continuing, partial=partial, classes=classes, sample_weight=sample_weight
         )
         weights = self._training_weights(y, sample_weight, partial)
-        if self.early_stopping:
-            counts = self._split_class_counts(target) if self._stratified_split() else None
-            check_validation_split(X.shape[0], self.validation_fraction, counts)
         device = resolve_device(self.device)
         if self.cuda_graph and (device.type != "cuda" or self.solver != "adam"):
             raise ValueError(
@@ -387,59 +468,192 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         if self.batch_norm and X.shape[0] < 2:
             raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
         seed = self._draw_seed()
+        train_rows = valid_rows = None
+        if self.early_stopping:
+            train_rows, valid_rows = self._validation_split(target, seed)
         if continuing:
             # Each continued call draws new shuffles, masks and noise, reproducibly:
             # one-epoch partial_fit calls must not repeat the same epoch.
             seed = (seed + len(self.net_.history)) % np.iinfo(np.int32).max
         cuda = [device.index or 0] if device.type == "cuda" else []
         epochs = 1 if partial else self.max_iter
+        n_train = X.shape[0] if train_rows is None else len(train_rows)
         # Fitting uses torch's global generator (weight init, dropout, permutations);
         # forking keeps the caller's random state as it was.
         with torch_threads(self.n_threads), torch.random.fork_rng(devices=cuda):
             seed_torch(seed, device)
-            # One copy to the device per fit when the data fits there (else batches
-            # are copied one at a time, see TensorBatchIterator; weighted targets
-            # always go to the device).
-            placement = device
-            if weights is None:
-                placement = data_device(X.nbytes + target.nbytes, device)
-            X_t = writable_tensor(X, placement)
-            y_t = writable_tensor(target, placement)
-            data = X_t
-            if weights is not None:
-                # The weights ride with the targets; y_t alone still drives a stratified split.
-                w_t = writable_tensor(normalized_weights(weights), device).to(X_t.dtype)
-                data = TensorPairDataset(X_t, WeightedTarget(y_t, w_t))
+            train_data, train_y, valid_data = self._training_tensors(
+                X, target, weights, device, train_rows, valid_rows
+            )
             if continuing:
                 self.net_.set_params(max_epochs=epochs)
-                self.net_.partial_fit(data, y_t)
+                for _, callback in self.net_.callbacks_:
+                    if isinstance(callback, InverseScalingLR):
+                        callback.rows_per_epoch = n_train
+                epochs_before = len(self.net_.history)
+                self.net_.partial_fit(train_data, train_y)
             else:
-                net = self._build_net(X.shape[1], n_outputs, X.shape[0], seed, device)
+                net = self._build_net(X.shape[1], n_outputs, n_train, device, valid_data)
                 net.set_params(max_epochs=epochs)
-                self.net_ = net.fit(data, y_t)
-        self._set_fitted_attributes(warn=not partial)
+                net.initialize()
+                self._apply_assigned_weights(net.module_)
+                epochs_before = 0
+                self.t_ = 0
+                self.net_ = net.partial_fit(train_data, train_y)
+        self._set_fitted_attributes(
+            epochs_before, n_train, input_dtype, warn=not partial, partial=partial
+        )
         return self
 
-    def _set_fitted_attributes(self, warn=True):
+    def _training_tensors(self, X, target, weights, device, train_rows, valid_rows):
+        """The training data (and early stopping's validation data) as tensors on their device.
+
+        Returns ``(train_data, train_y, valid_data)``: ``train_data`` is the input
+        tensor, or a :class:`TensorPairDataset` whose targets carry the sample
+        weights; ``valid_data`` is a :class:`TensorPairDataset` or None.
+        """
+        # One copy to the device per fit when the data fits there (else batches are
+        # copied one at a time, see TensorBatchIterator; weighted targets always go
+        # to the device).
+        placement = device
+        if weights is None:
+            placement = data_device(X.nbytes + target.nbytes, device)
+        if weights is not None:
+            weights = normalized_weights(weights).astype(np.float32)
+
+        def tensors(rows):
+            X_part = X if rows is None else X[rows]
+            y_part = target if rows is None else target[rows]
+            X_t = writable_tensor(X_part, placement)
+            y_t = writable_tensor(y_part, placement)
+            if weights is None:
+                return X_t, y_t, None
+            w_part = weights if rows is None else weights[rows]
+            w_t = writable_tensor(w_part, device)
+            return X_t, y_t, TensorPairDataset(X_t, WeightedTarget(y_t, w_t))
+
+        X_t, y_t, weighted = tensors(train_rows)
+        train_data = X_t if weighted is None else weighted
+        valid_data = None
+        if valid_rows is not None:
+            X_v, y_v, weighted_v = tensors(valid_rows)
+            valid_data = TensorPairDataset(X_v, y_v) if weighted_v is None else weighted_v
+        return train_data, y_t, valid_data
+
+    def _set_fitted_attributes(self, epochs_before, n_train, input_dtype, warn=True, partial=False):
+        """Set sklearn's fitted attributes from the net's history and its stopping rule."""
         history = self.net_.history
-        self.n_iter_ = len(history)
-        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         stopping = dict(self.net_.callbacks_)["stopping"]
+        # As sklearn counts: the epochs of this call (one for partial_fit), while the
+        # curves and ``t_`` (rows seen) run over every call since the network was built.
+        self.n_iter_ = len(history) - epochs_before
+        self.t_ = getattr(self, "t_", 0) + self.n_iter_ * n_train
+        self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
+        self.loss_ = self.loss_curve_[-1]
+        self._no_improvement_count = stopping.no_improvement_count_
+        hidden = self._hidden_sizes()
+        self.n_layers_ = len(hidden) + 2
+        self.n_outputs_ = self.net_.module_.output.out_features
+        self._coefs_dtype = (
+            np.dtype(input_dtype)
+            if input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
+            else np.dtype(np.float64)
+        )
         if self.early_stopping:
+            self.best_epoch_ = stopping.best_epoch_
             self.validation_scores_ = [float(v) for v in history[:, "valid_score"]]
-            self.best_epoch_ = int(stopping.best_epoch_)
-            self.best_validation_score_ = self.validation_scores_[self.best_epoch_ - 1]
+            self.best_validation_score_ = float(stopping.best_validation_score_)
+            self.best_loss_ = None
         else:
-            self.validation_scores_ = None
             self.best_epoch_ = None
+            self.validation_scores_ = None
             self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
-        if warn and stopping.misses_ < stopping.patience:
+            self.best_loss_ = float(stopping.best_loss_)
+        if warn and not stopping.stopped_ and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Maximum iterations ({self.max_iter}) reached and the optimization hasn't "
                 "converged yet.",
                 ConvergenceWarning,
             )
+
+    # ------------------------------------------------------------------ weights as arrays
+    def _apply_assigned_weights(self, module):
+        """Write ``coefs_``/``intercepts_`` assigned before the first fit into the new ``module``.
+
+        sklearn's MLP keeps its weights in ``coefs_`` and ``intercepts_``, and code
+        written for it sets them directly, before a ``partial_fit`` too; skreg keeps
+        them in the torch module, so an assignment made before there is a network
+        is kept until the network is built.
+        """
+        self._write_weights(module, self.__dict__.pop("_assigned_weights", {}))
+
+    @staticmethod
+    def _write_weights(module, arrays):
+        """Copy ``{0: coefs, 1: intercepts}`` (either may be missing) into ``module``'s layers."""
+        linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        shapes = {
+            0: [(m.in_features, m.out_features) for m in linears],
+            1: [(m.out_features,) for m in linears],
+        }
+        checked = {
+            index: _checked_weight_arrays(value, ("coefs_", "intercepts_")[index], shapes[index])
+            for index, value in arrays.items()
+        }
+        with torch.no_grad():
+            for position, layer in enumerate(linears):
+                if 0 in checked:
+                    coef = torch.as_tensor(checked[0][position].T, dtype=layer.weight.dtype)
+                    layer.weight.copy_(coef)
+                if 1 in checked:
+                    intercept = torch.as_tensor(checked[1][position], dtype=layer.bias.dtype)
+                    layer.bias.copy_(intercept)
+
+    def _linear_layers(self):
+        check_is_fitted(self, "net_")
+        return [m for m in self.net_.module_.modules() if isinstance(m, nn.Linear)]
+
+    def _weight_arrays(self, index):
+        pending = self.__dict__.get("_assigned_weights", {})
+        if index in pending:
+            return pending[index]
+        dtype = getattr(self, "_coefs_dtype", np.float64)
+        if index == 0:
+            return [m.weight.detach().cpu().numpy().T.astype(dtype) for m in self._linear_layers()]
+        return [m.bias.detach().cpu().numpy().astype(dtype) for m in self._linear_layers()]
+
+    def _assign_weight_arrays(self, index, value):
+        if hasattr(self, "net_"):
+            self._write_weights(self.net_.module_, {index: value})
+        else:
+            self.__dict__.setdefault("_assigned_weights", {})[index] = value
+
+    @property
+    def coefs_(self):
+        """list of ndarray: the weight matrix of each layer, shape ``(n_in, n_out)``, as in sklearn.
+
+        Copies of the network's weights, in the dtype of the training data
+        (float32 or float64; the network itself trains in float32). Assigning a
+        list (``model.coefs_ = [...]``) writes it into the network, as setting
+        sklearn's attribute does; changing an array obtained from it in place
+        does not.
+        """
+        return self._weight_arrays(0)
+
+    @coefs_.setter
+    def coefs_(self, value):
+        self._assign_weight_arrays(0, value)
+
+    @property
+    def intercepts_(self):
+        """list of ndarray: the bias vector of each layer, shape ``(n_out,)``, as in sklearn.
+
+        Copies, as :attr:`coefs_`; assigning a list writes it into the network.
+        """
+        return self._weight_arrays(1)
+
+    @intercepts_.setter
+    def intercepts_(self, value):
+        self._assign_weight_arrays(1, value)
 
     # ------------------------------------------------------------------ prediction
     def _draw_seed(self):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 from skorch.callbacks import Callback, LRScheduler, PassthroughScoring
-from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts, ReduceLROnPlateau
+from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from ._weights import split_target
 
@@ -77,6 +77,11 @@ def r2_from_outputs(y_true, y_pred, sample_weight=None):
     return r2.mean().item()
 
 
+def poisson_r2_from_log_outputs(y_true, log_pred, sample_weight=None):
+    """R^2 of the predictions ``exp(log_pred)`` of a Poisson (log-link) network, as sklearn scores."""
+    return r2_from_outputs(y_true, log_pred.exp(), sample_weight)
+
+
 class NonFiniteLossGuard(Callback):
     """Stop training with a ValueError once a loss is NaN or infinite, restoring the weights.
 
@@ -129,7 +134,10 @@ class NonFiniteLossGuard(Callback):
         del net.history[self.first_epoch_ :]
         self._forget_state()
         raise ValueError(
-            f"Training diverged: {what}. Training was stopped and the weights were restored "
+            # sklearn's MLP message first, so that code matching it keeps working.
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            f"values and need to be preprocessed. Training diverged: {what}. Training was "
+            "stopped and the weights were restored "
             f"to their state before this call to fit. Lower learning_rate_init (it is "
             f"{net.lr:g}), standardize the features (e.g. with StandardScaler) or strengthen "
             "regularization."
@@ -140,37 +148,196 @@ class NonFiniteLossGuard(Callback):
         self.module_state_ = self.optimizer_state_ = None
 
 
-LEARNING_RATE_SCHEDULES = ("constant", "adaptive", "cosine")
+class NoImprovementStopping(Callback):
+    """scikit-learn's MLP stopping rule, and its "adaptive" learning rate, as a skorch callback.
 
+    After every epoch it updates the count of epochs without improvement exactly
+    as ``sklearn.neural_network.MLPClassifier._update_no_improvement_count``:
+    with ``early_stopping`` the monitored value is the validation score
+    (``valid_score``, higher is better) and an epoch counts as no improvement when
+    its score is below the best score so far plus ``tol``; otherwise the
+    monitored value is the training loss and an epoch counts when its loss is
+    above the best loss so far minus ``tol``. Once the count exceeds
+    ``n_iter_no_change`` (after ``n_iter_no_change + 1`` such epochs) training
+    stops, or, with ``adaptive=True`` (sklearn's ``learning_rate="adaptive"``
+    with SGD), the learning rate is divided by 5 and the count starts again,
+    until the rate falls to 1e-6 or below.
 
-def learning_rate_scheduler(schedule, max_iter, tol, monitor):
-    """Return skorch's :class:`~skorch.callbacks.LRScheduler` for ``schedule``, or None.
+    With ``early_stopping`` it keeps a copy of the module's state at the epoch of
+    the best validation score (ties keep the earlier one, as in sklearn) and puts
+    it back when training ends, so that the network, ``best_validation_score_``
+    and ``best_epoch_`` always describe the same epoch. An epoch whose training
+    loss is not finite and whose validation score is NaN (the weights have
+    diverged) stops training at once with ``early_stopping`` and the best epoch
+    so far is restored (sklearn trains on to ``max_iter`` with NaN weights, and
+    restores the same epoch).
+
+    The state (best values, count, best weights) lives on the callback, which
+    skorch keeps between the calls of a ``warm_start`` or ``partial_fit``
+    sequence, so a continued fit goes on counting as sklearn's does.
 
     Parameters
     ----------
-    schedule : {"constant", "adaptive", "cosine"}
-        "constant" keeps the learning rate (None is returned). "adaptive", as in
-        scikit-learn's MLP, divides it by 5 each time ``monitor`` has failed to
-        decrease by ``tol`` for two consecutive epochs (torch's
-        ``ReduceLROnPlateau``). "cosine" anneals it along half a cosine to zero
-        over ``max_iter`` epochs, then restarts (torch's
-        ``CosineAnnealingWarmRestarts``; epochs count over all training calls).
-    max_iter : int
-        Length of one cosine cycle, in epochs.
+    n_iter_no_change : int or float
+        Epochs without improvement tolerated; ``np.inf`` never stops.
     tol : float
-        Smallest decrease of ``monitor`` that counts as an improvement.
-    monitor : str
-        History key watched by "adaptive", e.g. "train_loss" or "valid_loss".
+        Smallest improvement that counts.
+    early_stopping : bool
+        Monitor ``valid_score`` and restore the best epoch, or monitor
+        ``train_loss``.
+    adaptive : bool, default=False
+        Divide the learning rate by 5 instead of stopping, as sklearn's SGD
+        with ``learning_rate="adaptive"``.
+
+    Attributes
+    ----------
+    no_improvement_count_ : int
+        sklearn's ``_no_improvement_count``.
+    best_loss_ : float or None
+        Lowest training loss so far (None with ``early_stopping``).
+    best_validation_score_ : float or None
+        Highest validation score so far (None without ``early_stopping``).
+    best_epoch_ : int or None
+        1-based epoch, over the net's whole history, of the best monitored value.
+    stopped_ : bool
+        Whether the rule ended the last call's training.
     """
-    if schedule == "constant":
-        return None
-    if schedule == "adaptive":
-        return LRScheduler(
-            policy=ReduceLROnPlateau, monitor=monitor, mode="min", factor=0.2, patience=1,
-            threshold=tol, threshold_mode="abs",
-        )
+
+    # The floor of sklearn's adaptive schedule (SGDOptimizer.trigger_stopping).
+    MIN_ADAPTIVE_LR = 1e-6
+
+    def __init__(self, n_iter_no_change, tol, early_stopping, adaptive=False):
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.adaptive = adaptive
+
+    def initialize(self):
+        self.no_improvement_count_ = 0
+        self.best_loss_ = None if self.early_stopping else math.inf
+        self.best_validation_score_ = -math.inf if self.early_stopping else None
+        self.best_epoch_ = None
+        self.best_state_ = None
+        self.stopped_ = False
+        return self
+
+    def on_train_begin(self, net, **kwargs):
+        self.stopped_ = False
+        if self.early_stopping and self.best_state_ is None:
+            # sklearn starts from the initial weights as the "best" ones, so that a
+            # first epoch that diverges still leaves finite weights to restore.
+            self.best_state_ = _state_copy(net.module_)
+
+    def on_epoch_end(self, net, **kwargs):
+        row = net.history[-1]
+        if self.early_stopping:
+            score = row.get("valid_score", math.nan)
+            self._update_from_score(net, score)
+            # NaN weights stay NaN: nothing later can beat the best epoch kept so far.
+            diverged = math.isnan(score) and not math.isfinite(row["train_loss"])
+        else:
+            self._update_from_loss(row["train_loss"], len(net.history))
+            diverged = False
+        if diverged or self.no_improvement_count_ > self.n_iter_no_change:
+            self._trigger_stopping(net, diverged)
+
+    def on_train_end(self, net, **kwargs):
+        if self.early_stopping and self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+
+    def _update_from_score(self, net, score):
+        if score < self.best_validation_score_ + self.tol:
+            self.no_improvement_count_ += 1
+        else:
+            self.no_improvement_count_ = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self.best_epoch_ = len(net.history)
+            self.best_state_ = _state_copy(net.module_)
+
+    def _update_from_loss(self, loss, epoch):
+        if loss > self.best_loss_ - self.tol:
+            self.no_improvement_count_ += 1
+        else:
+            self.no_improvement_count_ = 0
+        if loss < self.best_loss_:
+            self.best_loss_ = loss
+            self.best_epoch_ = epoch
+
+    def _trigger_stopping(self, net, diverged):
+        if self.adaptive and not diverged:
+            groups = net.optimizer_.param_groups
+            if groups[0]["lr"] > self.MIN_ADAPTIVE_LR:
+                for group in groups:
+                    group["lr"] = group["lr"] / 5.0
+                self.no_improvement_count_ = 0
+                return
+        self.stopped_ = True
+        if net.verbose:
+            what = "Validation score" if self.early_stopping else "Training loss"
+            print(
+                f"{what} did not improve more than tol={self.tol:f} for "
+                f"{self.n_iter_no_change} consecutive epochs. Stopping."
+            )
+        # skorch's way to end training from a callback (its EarlyStopping does the same).
+        raise KeyboardInterrupt
+
+
+def _state_copy(module):
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+class InverseScalingLR(Callback):
+    """sklearn's ``learning_rate="invscaling"``: after each epoch, ``lr = lr_init / (t + 1) ** power_t``.
+
+    ``t`` is the number of training rows seen so far over every call of the fit
+    (sklearn's ``t_``), which the estimator passes in as ``rows_seen`` before a
+    call and which grows by the training set's size each epoch.
+
+    Parameters
+    ----------
+    learning_rate_init : float
+    power_t : float
+    rows_per_epoch : int
+        Training rows of one epoch.
+    rows_seen : int, default=0
+        Rows seen before this call.
+    """
+
+    def __init__(self, learning_rate_init, power_t, rows_per_epoch, rows_seen=0):
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.rows_per_epoch = rows_per_epoch
+        self.rows_seen = rows_seen
+
+    def initialize(self):
+        self.rows_seen_ = self.rows_seen
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        self.rows_seen_ += self.rows_per_epoch
+        lr = self.learning_rate_init / (self.rows_seen_ + 1) ** self.power_t
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+
+
+LEARNING_RATE_SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
+
+
+def learning_rate_scheduler(schedule, max_iter):
+    """Return skorch's :class:`~skorch.callbacks.LRScheduler` for skreg's own schedules, or None.
+
+    "cosine" anneals the rate along half a cosine to zero over ``max_iter``
+    epochs, then restarts (torch's ``CosineAnnealingWarmRestarts``; epochs count
+    over all training calls). sklearn's schedules ("constant", "invscaling",
+    "adaptive") are not torch schedulers: "invscaling" is
+    :class:`InverseScalingLR` and "adaptive" is part of
+    :class:`NoImprovementStopping`, so None is returned for them.
+    """
     if schedule == "cosine":
         return LRScheduler(policy=CosineAnnealingWarmRestarts, T_0=max_iter)
+    if schedule in LEARNING_RATE_SCHEDULES:
+        return None
     raise ValueError(
         f"learning_rate must be one of {LEARNING_RATE_SCHEDULES}, got {schedule!r}."
     )

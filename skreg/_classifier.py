@@ -40,9 +40,11 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     logit with a logistic output (binary cross-entropy), for more classes one
     logit per class with a softmax, and for a multilabel indicator matrix ``y``
     of shape (n_samples, n_labels) one independent logistic output per label
-    (binary cross-entropy summed over the labels). Every regularizer defaults
-    to off, so ``RegularizedMLPClassifier()`` is the unregularized baseline and
-    a grid search can switch regularizers on.
+    (binary cross-entropy summed over the labels). Every regularizer of skreg's
+    own defaults to off and ``alpha`` keeps scikit-learn's default of 1e-4, so
+    ``RegularizedMLPClassifier()`` trains what ``MLPClassifier()`` trains,
+    ``RegularizedMLPClassifier(alpha=0)`` is the unregularized baseline, and a
+    grid search can switch regularizers on.
 
     Parameters
     ----------
@@ -62,16 +64,33 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     net_ : skreg._net.RegularizedNet
         The fitted skorch net, with its ``history``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last call (one after ``partial_fit``), as
+        in scikit-learn.
+    t_ : int
+        Number of training rows seen over every call since the network was
+        built (scikit-learn's count of samples).
+    loss_ : float
+        Training loss of the last epoch.
+    coefs_ : list of ndarray
+        Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
+        scikit-learn (copies in the training data's float dtype; assigning a
+        list writes it into the network).
+    intercepts_ : list of ndarray
+        Bias vector of each layer, of shape ``(n_out,)``.
+    n_layers_ : int
+        Number of layers, input and output layers included.
+    out_activation_ : str
+        Name of the output activation.
     loss_curve_ : list of float
-        Training loss (penalty included) of each epoch.
-    best_loss_ : float
-        Lowest training loss; set when ``early_stopping=False``.
+        Over every call since the network was built, the training loss (penalty included) of each epoch.
+    best_loss_ : float or None
+        Lowest training loss; None with ``early_stopping=True``.
     validation_scores_ : list of float or None
         Accuracy (subset accuracy for multilabel targets) on the validation
         split after each epoch (early stopping only).
     best_validation_score_ : float or None
-        Validation accuracy of the restored epoch (early stopping only).
+        Highest validation accuracy, that of the restored epoch (early stopping
+        only).
     best_epoch_ : int or None
         The (1-based) epoch whose weights were restored by early stopping.
     n_features_in_ : int
@@ -111,6 +130,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         dropout=0.0,
         l1=0.0,
         l2=0.0,
+        alpha=1e-4,
         weight_decay=0.0,
         batch_norm=False,
         input_noise=0.0,
@@ -120,7 +140,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         solver="adam",
         learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         momentum=0.9,
+        nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
         shuffle=True,
@@ -128,6 +150,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         n_iter_no_change=10,
         early_stopping=False,
         validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -143,6 +168,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             dropout=dropout,
             l1=l1,
             l2=l2,
+            alpha=alpha,
             weight_decay=weight_decay,
             batch_norm=batch_norm,
             input_noise=input_noise,
@@ -150,7 +176,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             solver=solver,
             learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            power_t=power_t,
             momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
             batch_size=batch_size,
             max_iter=max_iter,
             shuffle=shuffle,
@@ -158,6 +186,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
@@ -193,17 +224,17 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         self._validate_params()
         return self._fit(X, y, sample_weight)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
         The first call builds the network and needs every class that will
         ever be seen in ``classes`` (for a multilabel indicator matrix of
         ``n_labels`` columns, the label indices ``range(n_labels)``); later
         calls continue training it (after :meth:`fit` too), on targets of the
-        same type and number of labels. Each call adds one to ``n_iter_``.
-        Without early stopping all rows are trained on; with it,
-        ``validation_fraction`` of the rows is held out to record the
-        validation loss and score of the epoch. ``class_weight="balanced"`` is not supported (the class
+        same type and number of labels. Each call trains one epoch on all its
+        rows, so ``n_iter_`` is 1 after it, as in scikit-learn (``t_`` and
+        ``loss_curve_`` grow over the calls). ``early_stopping=True`` raises,
+        as in scikit-learn. ``class_weight="balanced"`` is not supported (the class
         frequencies of one batch of rows are not those of the data); pass a
         dict, e.g. from :func:`sklearn.utils.class_weight.compute_class_weight`.
 
@@ -212,12 +243,12 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels, all among ``classes_``, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
             Every class label (for a multilabel target, ``range(n_labels)``);
             required on the first call, and if given later it must equal
             ``classes_``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            As in :meth:`fit`.
 
         Returns
         -------
@@ -382,12 +413,16 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             return subset_accuracy_from_logits
         return accuracy_from_logits
 
-    def _stratified_split(self):
-        # As scikit-learn's MLPClassifier, a multilabel target's split is not stratified.
-        return self._layout() != MULTILABEL
-
-    def _split_class_counts(self, target):
-        return np.bincount(target.reshape(len(target)).astype(np.int64))
+    def _stratification(self, target):
+        # As scikit-learn's MLPClassifier: stratified on its label-binarized target
+        # (booleans for two classes, which its error for a class too small to split
+        # names), and not at all for a multilabel target.
+        layout = self._layout()
+        if layout == MULTILABEL:
+            return None
+        if layout == BINARY:
+            return target.reshape(len(target)).astype(bool)
+        return target
 
     def _one_hot_classes(self, n_outputs):
         # Mixup mixes one-hot class targets; logistic outputs have 0/1 targets already.

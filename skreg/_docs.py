@@ -1,7 +1,7 @@
 """Shared docstring sections of the estimators, written once."""
 
 PARAMETERS = """\
-    hidden_layer_sizes : int or sequence of int, default=(100,)
+{leading_parameters}    hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer, as in :class:`sklearn.neural_network.MLPClassifier`.
     activation : {"relu", "tanh", "logistic", "identity", "gelu", "silu"}, default="relu"
         Activation after each hidden layer.
@@ -18,6 +18,15 @@ PARAMETERS = """\
         included, never over biases or batch-norm parameters, and are added to
         the {data_loss} of each training batch (not scaled by the batch
         or training-set size). The validation loss is the plain data loss.
+    alpha : float, default=1e-4
+        scikit-learn's L2 term, with its scale: ``0.5 * alpha * sum(w ** 2) /
+        n_batch_rows`` is added to each training batch's loss (the same weight
+        matrices as ``l2``), so that ``alpha`` means what it means in
+        :class:`sklearn.neural_network.MLPClassifier`. It is ``l2`` divided by
+        the batch's rows: ``alpha=a`` with batches of ``b`` rows is ``l2=a / b``
+        (a last, smaller batch gets a larger share, as in scikit-learn). The
+        default is scikit-learn's; ``alpha=0`` with every other regularizer
+        off is the unregularized network.
     weight_decay : float, default=0.0
         Decoupled weight decay of the same weight matrices (never biases or
         batch-norm parameters), applied by the optimizer. With
@@ -59,20 +68,30 @@ PARAMETERS = """\
         ``SGD``. On a CPU, Adam runs torch's fused implementation where torch
         has one (2.4 and later), which gives the same updates up to
         floating-point rounding.
-    learning_rate : {"constant", "adaptive", "cosine"}, default="constant"
-        Learning-rate schedule, through skorch's ``LRScheduler`` (for both
-        solvers). "constant" keeps ``learning_rate_init``. "adaptive", as in
-        scikit-learn's MLP, divides the rate by 5 each time the monitored loss
-        (the validation loss with early stopping, else the training loss)
-        has failed to decrease by ``tol`` for two consecutive epochs.
-        "cosine" anneals it along half a cosine from ``learning_rate_init`` to
-        zero over ``max_iter`` epochs, then restarts; epochs count over
-        warm-started fits and ``partial_fit`` calls. The rate of each epoch is
-        recorded in ``net_.history`` as ``event_lr``.
+    learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
+        Learning-rate schedule. "constant" keeps ``learning_rate_init``.
+        "invscaling" and "adaptive" are scikit-learn's, and as there apply to
+        ``solver="sgd"`` only (Adam keeps its rate): "invscaling" sets the
+        rate after each epoch to ``learning_rate_init / (t_ + 1) ** power_t``,
+        ``t_`` the training rows seen so far; "adaptive" divides the rate by 5
+        each time the stopping rule (see ``n_iter_no_change``) would stop,
+        and stops only once the rate is 1e-6 or less. "cosine", skreg's own,
+        applies to both solvers: it anneals the rate along half a cosine from
+        ``learning_rate_init`` to zero over ``max_iter`` epochs, then
+        restarts (torch's ``CosineAnnealingWarmRestarts`` through skorch's
+        ``LRScheduler``, which records each epoch's rate in ``net_.history``
+        as ``event_lr``); epochs count over warm-started fits and
+        ``partial_fit`` calls.
     learning_rate_init : float, default=0.001
         Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of ``learning_rate="invscaling"`` (SGD only).
     momentum : float, default=0.9
-        Momentum for ``solver="sgd"``.
+        Momentum for ``solver="sgd"``, as in scikit-learn (torch's SGD
+        momentum is the same update).
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for ``solver="sgd"`` with ``momentum > 0``, as in
+        scikit-learn (torch's ``nesterov=True``).
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``min(200, n_samples)``.
     max_iter : int, default=200
@@ -80,16 +99,29 @@ PARAMETERS = """\
     shuffle : bool, default=True
         Draw a new order of the training rows every epoch.
     tol : float, default=1e-4
-        Minimal decrease of the monitored loss that counts as an improvement.
-    n_iter_no_change : int, default=10
-        Epochs without improvement after which training stops. Without early
-        stopping the training loss is monitored (as in scikit-learn's MLP).
+        Tolerance of the stopping rule, scikit-learn's: an epoch improves when
+        its training loss is below the best loss so far minus ``tol`` (with
+        ``early_stopping``: its validation score is at least the best score
+        so far plus ``tol``).
+    n_iter_no_change : int or np.inf, default=10
+        Training stops once more than ``n_iter_no_change`` consecutive epochs
+        have not improved (after ``n_iter_no_change + 1`` of them), as in
+        scikit-learn; ``np.inf`` trains ``max_iter`` epochs.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data{split_note},
-        monitor its loss, stop after ``n_iter_no_change`` epochs without
-        improvement and restore the weights of the best epoch.
+        Hold out ``validation_fraction`` of the training data{split_note}
+        (scikit-learn's ``train_test_split``), score it after every epoch
+        (accuracy for the classifier, R^2 for the regressor, as scikit-learn
+        does), stop by the rule of ``n_iter_no_change`` on that score and
+        restore the weights of the epoch with the highest score
+        (``best_epoch_``, ``best_validation_score_``). Not supported by
+        ``partial_fit``, as in scikit-learn.
     validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
+        Share of the training data held out for early stopping; at least 2
+        rows must be held out.
+    beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+        Adam's decay rates of its first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's term for numerical stability.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, dropout, shuffling and the validation
         split. With an int, fits on CPU are bitwise reproducible, across
@@ -106,8 +138,9 @@ PARAMETERS = """\
         epoch, for epochs long enough to wait on.
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``,
-        for up to ``max_iter`` more epochs. The network keeps the settings it
-        was built with; only ``max_iter`` is read again.
+        for up to ``max_iter`` more epochs (``n_iter_`` counts that call's
+        epochs, as in scikit-learn). The network keeps the settings it was
+        built with; only ``max_iter`` is read again.
     mc_samples : int, default=50
         Number of stochastic forward passes of Monte Carlo dropout, used only
         by prediction with ``return_std=True``. A constructor parameter, so
@@ -198,7 +231,20 @@ NOTES = """\
 """
 
 
-def parameters_doc(data_loss, split_note, mixup_targets, task_parameters=""):
+REGRESSOR_LEADING_PARAMETERS = """\
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Training loss, as in :class:`sklearn.neural_network.MLPRegressor`.
+        "squared_error" is the mean squared error of the standardized targets
+        (see the class description). "poisson" is the Poisson deviance with a
+        log link (``exp(raw) - y * raw`` per output; the output activation
+        ``out_activation_`` is "exp"), on the targets as they are, which must
+        be non-negative. Keyword-only: sklearn's ``MLPRegressor`` takes it as
+        its first positional argument, skreg's regressor takes
+        ``hidden_layer_sizes`` first.
+"""
+
+
+def parameters_doc(data_loss, split_note, mixup_targets, task_parameters="", leading=""):
     """Return the parameter section with the task's wording and own parameters filled in.
 
     ``task_parameters`` (documentation of parameters only one task has) is
@@ -209,4 +255,5 @@ def parameters_doc(data_loss, split_note, mixup_targets, task_parameters=""):
         .replace("{split_note}", split_note)
         .replace("{task_parameters}", task_parameters)
         .replace("{mixup_targets}", mixup_targets)
+        .replace("{leading_parameters}", leading)
     )

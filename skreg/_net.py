@@ -29,6 +29,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         Penalty strengths, see :func:`skreg._penalty.weight_penalty`. The penalty
         is added to the loss of training batches only, so ``valid_loss`` in the
         history is the plain data loss.
+    alpha : float, default=0.0
+        scikit-learn's L2 term: ``0.5 * alpha * sum(W ** 2) / n_batch_rows`` is
+        added to a batch's loss, i.e. an ``l2`` of ``alpha / n_batch_rows``.
     weight_decay : float, default=0.0
         The optimizer's ``weight_decay`` for the penalized weight matrices;
         biases and batch-norm parameters get none.
@@ -44,12 +47,13 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
     """
 
     def __init__(
-        self, *args, l1=0.0, l2=0.0, weight_decay=0.0, augmentation=None, cuda_graph=False,
-        **kwargs,
+        self, *args, l1=0.0, l2=0.0, alpha=0.0, weight_decay=0.0, augmentation=None,
+        cuda_graph=False, **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.l1 = l1
         self.l2 = l2
+        self.alpha = alpha
         self.weight_decay = weight_decay
         self.augmentation = augmentation
         self.cuda_graph = cuda_graph
@@ -63,9 +67,14 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
                 # Several regression outputs: the row's loss is the mean over outputs.
                 per_row = per_row.mean(dim=tuple(range(1, per_row.ndim)))
             loss = per_row.mean() if sample_weight is None else (sample_weight * per_row).mean()
-        if training and (self.l1 or self.l2):
-            loss = loss + weight_penalty(self._in_place_penalty().weights, self.l1, self.l2)
+        if training and (self.l1 or self.l2 or self.alpha):
+            l2 = self.batch_l2(len(y_pred))
+            loss = loss + weight_penalty(self._in_place_penalty().weights, self.l1, l2)
         return loss
+
+    def batch_l2(self, n_rows):
+        """The L2 strength of a batch of ``n_rows``: ``l2`` plus sklearn's ``alpha / n_rows``."""
+        return self.l2 + self.alpha / n_rows
 
     def _fused_mean_loss(self, y_pred, target):
         """The mean of the per-row losses from the loss's own mean reduction, or None.
@@ -155,7 +164,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         ``training=False``), adds the penalty's gradient before
         ``on_grad_computed`` runs, and reports the same penalized loss.
         """
-        if not (self.l1 or self.l2):
+        if not (self.l1 or self.l2 or self.alpha):
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
@@ -167,5 +176,5 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             # The weights live in the penalty's flat buffer for the rest of the
             # fit, which saves copying them there at every step.
             penalty.share_storage()
-        loss = penalty(self.l1, self.l2, data_loss.detach())
+        loss = penalty(self.l1, self.batch_l2(len(y_pred)), data_loss.detach())
         return {"loss": loss, "y_pred": y_pred}

@@ -2,12 +2,13 @@
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from ._base import BaseRegularizedMLP
-from ._callbacks import r2_from_outputs
-from ._docs import NOTES, parameters_doc
-from ._validation import check_numeric_target
+from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
+from ._docs import NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
+from ._validation import check_numeric_target, check_poisson_target
 
 
 class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
@@ -16,8 +17,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     The network is trained through skorch on the mean squared error of
     standardized targets (each output centred and scaled to unit variance on
     the training data); predictions are returned in the original units. Every
-    regularizer defaults to off, so ``RegularizedMLPRegressor()`` is the
-    unregularized baseline.
+    regularizer of skreg's own defaults to off and ``alpha`` keeps
+    scikit-learn's default of 1e-4, so ``RegularizedMLPRegressor(alpha=0)`` is
+    the unregularized baseline.
 
     Parameters
     ----------
@@ -31,15 +33,32 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     y_mean_, y_scale_ : ndarray of shape (``n_outputs_``,)
         Mean and standard deviation used to standardize the targets.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run by the last call (one after ``partial_fit``), as
+        in scikit-learn.
+    t_ : int
+        Number of training rows seen over every call since the network was
+        built (scikit-learn's count of samples).
+    loss_ : float
+        Training loss of the last epoch.
+    coefs_ : list of ndarray
+        Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
+        scikit-learn (copies in the training data's float dtype; assigning a
+        list writes it into the network).
+    intercepts_ : list of ndarray
+        Bias vector of each layer, of shape ``(n_out,)``.
+    n_layers_ : int
+        Number of layers, input and output layers included.
+    out_activation_ : str
+        Name of the output activation.
     loss_curve_ : list of float
-        Training loss (standardized units, penalty included) of each epoch.
-    best_loss_ : float
-        Lowest training loss; set when ``early_stopping=False``.
+        Over every call since the network was built, the training loss (standardized units, penalty included) of each epoch.
+    best_loss_ : float or None
+        Lowest training loss; None with ``early_stopping=True``.
     validation_scores_ : list of float or None
         R^2 on the validation split after each epoch (early stopping only).
     best_validation_score_ : float or None
-        Validation R^2 of the restored epoch (early stopping only).
+        Highest validation R^2, that of the restored epoch (early stopping
+        only).
     best_epoch_ : int or None
         The (1-based) epoch whose weights were restored by early stopping.
     n_features_in_ : int
@@ -64,6 +83,90 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
     _is_classifier = False
     _validate_y_kwargs = {"multi_output": True, "y_numeric": True}
+
+    _parameter_constraints = {
+        **BaseRegularizedMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        # Keyword-only, unlike sklearn's first positional parameter: skreg's regressor
+        # keeps hidden_layer_sizes first, as its classifier and sklearn's classifier do.
+        loss="squared_error",
+        dropout=0.0,
+        l1=0.0,
+        l2=0.0,
+        alpha=1e-4,
+        weight_decay=0.0,
+        batch_norm=False,
+        input_noise=0.0,
+        mixup_alpha=0.0,
+        solver="adam",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        mc_samples=50,
+        device="cpu",
+        callbacks=None,
+        cuda_graph=False,
+        n_threads=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            dropout=dropout,
+            l1=l1,
+            l2=l2,
+            alpha=alpha,
+            weight_decay=weight_decay,
+            batch_norm=batch_norm,
+            input_noise=input_noise,
+            mixup_alpha=mixup_alpha,
+            solver=solver,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            mc_samples=mc_samples,
+            device=device,
+            callbacks=callbacks,
+            cuda_graph=cuda_graph,
+            n_threads=n_threads,
+        )
+        self.loss = loss
 
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``X`` and numeric targets ``y``.
@@ -92,10 +195,10 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         The first call builds the network and standardizes the targets with
         the statistics of its rows; later calls continue training (after
-        :meth:`fit` too) and keep that standardization. Each call adds one to
-        ``n_iter_``. Without early stopping all rows are trained on; with it,
-        ``validation_fraction`` of the rows is held out to record the
-        validation loss and score of the epoch.
+        :meth:`fit` too) and keep that standardization. Each call trains one
+        epoch on all its rows, so ``n_iter_`` is 1 after it, as in
+        scikit-learn (``t_`` and ``loss_curve_`` grow over the calls).
+        ``early_stopping=True`` raises, as in scikit-learn.
 
         Parameters
         ----------
@@ -119,27 +222,49 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
                 f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
             )
         if not continuing:
-            # Weighted statistics, so that an integer weight standardizes like a repeated row.
-            with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-                self.y_mean_ = np.average(y2d, axis=0, weights=sample_weight)
-                scale = np.sqrt(
-                    np.average((y2d - self.y_mean_) ** 2, axis=0, weights=sample_weight)
-                )
-            if not (np.isfinite(scale).all() and np.isfinite(self.y_mean_).all()):
-                raise ValueError(
-                    "y is too large to standardize: its mean or standard deviation overflows "
-                    "float64. Rescale y (for example divide it by a power of ten)."
-                )
-            # A constant target keeps unit scale instead of dividing by zero.
-            self.y_scale_ = np.where(scale > 0, scale, 1.0)
             self.n_outputs_ = y2d.shape[1]
+            if self.loss == "poisson":
+                self._set_poisson_target(y2d)
+            else:
+                self._set_target_standardization(y2d, sample_weight)
+        elif self.loss == "poisson":
+            check_poisson_target(y2d)
+        if self.loss == "poisson":
+            return y2d.astype(np.float32), self.n_outputs_
         target = ((y2d - self.y_mean_) / self.y_scale_).astype(np.float32)
         return target, self.n_outputs_
 
+    def _set_target_standardization(self, y2d, sample_weight):
+        # Weighted statistics, so that an integer weight standardizes like a repeated row.
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            self.y_mean_ = np.average(y2d, axis=0, weights=sample_weight)
+            scale = np.sqrt(np.average((y2d - self.y_mean_) ** 2, axis=0, weights=sample_weight))
+        if not (np.isfinite(scale).all() and np.isfinite(self.y_mean_).all()):
+            raise ValueError(
+                "y is too large to standardize: its mean or standard deviation overflows "
+                "float64. Rescale y (for example divide it by a power of ten)."
+            )
+        # A constant target keeps unit scale instead of dividing by zero.
+        self.y_scale_ = np.where(scale > 0, scale, 1.0)
+        self.out_activation_ = "identity"
+
+    def _set_poisson_target(self, y2d):
+        # The Poisson loss models the counts themselves (log link), so they are not
+        # standardized: the identity transform keeps one prediction path.
+        check_poisson_target(y2d)
+        self.y_mean_ = np.zeros(y2d.shape[1])
+        self.y_scale_ = np.ones(y2d.shape[1])
+        self.out_activation_ = "exp"
+
     def _criterion(self):
+        if self.loss == "poisson":
+            # exp(raw) - y * raw per row: sklearn's half Poisson deviance up to a constant.
+            return nn.PoissonNLLLoss(log_input=True, full=False, reduction="none")
         return nn.MSELoss(reduction="none")
 
     def _validation_score_fn(self):
+        if self.loss == "poisson":
+            return poisson_r2_from_log_outputs
         return r2_from_outputs
 
     def predict(self, X, return_std=False):
@@ -165,13 +290,20 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             Standard deviation over the passes, in the targets' units; only
             with ``return_std=True``.
         """
+        # As sklearn's MLP, predictions take the dtype of float32 input.
+        dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
         to_units = self._to_original_units
         if not return_std:
-            return self._shape_like_y(to_units(self._forward(X)))
+            return self._shape_like_y(to_units(self._forward(X))).astype(dtype, copy=False)
         mean, std = self._forward_mc(X, to_units)
-        return self._shape_like_y(mean), self._shape_like_y(std)
+        return (
+            self._shape_like_y(mean).astype(dtype, copy=False),
+            self._shape_like_y(std).astype(dtype, copy=False),
+        )
 
     def _to_original_units(self, outputs):
+        if self.out_activation_ == "exp":
+            return np.exp(outputs)
         return outputs * self.y_scale_ + self.y_mean_
 
     def _shape_like_y(self, y_pred):
@@ -184,5 +316,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
 
 RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
-    "{parameters}\n", parameters_doc("mean squared error", "", "(standardized) targets")
+    "{parameters}\n", parameters_doc(
+        "mean squared error", "", "(standardized) targets", leading=REGRESSOR_LEADING_PARAMETERS
+    )
 ).replace("{notes}", NOTES)

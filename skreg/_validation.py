@@ -91,6 +91,15 @@ def check_numeric_target(y, estimator):
         ) from exc
 
 
+def check_poisson_target(y):
+    """Raise a ValueError unless every target is a non-negative count or rate (Poisson loss)."""
+    if np.any(y < 0):
+        raise ValueError(
+            "loss='poisson' needs non-negative targets, but y has negative values "
+            f"(min {np.min(y):g})."
+        )
+
+
 def reject_booleans_for_numbers(estimator):
     """Raise if a numeric hyperparameter was given as a bool.
 

@@ -186,7 +186,7 @@ def test_estimator_with_cuda_graph_predicts_like_the_eager_one(cancer):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("schedule", ["cosine", "adaptive"])
+@pytest.mark.parametrize("schedule", ["cosine"])
 def test_captured_step_follows_a_learning_rate_schedule(cancer, schedule, tmp_path):
     X, y = cancer
     params = dict(hidden_layer_sizes=(32,), batch_size=64, max_iter=6, learning_rate=schedule,

@@ -1,7 +1,11 @@
 """The net's loss: the fused mean reduction agrees with the mean of the per-row losses."""
 
+import warnings
+
+import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skreg._module import MLPModule
@@ -101,3 +105,41 @@ def test_binary_logistic_loss_takes_the_fused_path_and_trains_like_unit_weights(
     fused.backward()
     weighted.backward()
     assert torch.equal(fused, weighted) and torch.equal(y_pred.grad, weighted_pred.grad)
+
+
+@pytest.mark.parametrize("batch_size", [150, 64])
+def test_alpha_scales_as_sklearns_l2_term(batch_size):
+    # One epoch of plain SGD from the same weights: sklearn adds alpha * W / n_batch_rows to
+    # each batch's gradient, skreg must do the same (also for a last, smaller batch).
+    from sklearn.datasets import load_iris
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from skreg import RegularizedMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(
+        hidden_layer_sizes=(8,), solver="sgd", momentum=0.0, learning_rate_init=0.5,
+        alpha=0.3, batch_size=batch_size, shuffle=False, max_iter=1,
+    )
+    rng = np.random.RandomState(0)
+    coefs = [rng.normal(size=(4, 8)), rng.normal(size=(8, 3))]
+    intercepts = [rng.normal(size=8), rng.normal(size=3)]
+    reference = MLPClassifier(**params, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    reference.coefs_ = [c.copy() for c in coefs]
+    reference.intercepts_ = [b.copy() for b in intercepts]
+    reference.partial_fit(X, y)
+    model = RegularizedMLPClassifier(**params, random_state=0)
+    model.coefs_, model.intercepts_ = coefs, intercepts
+    model.partial_fit(X, y, classes=[0, 1, 2])
+    for ours, theirs in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    # Without alpha the same step differs: the test can fail.
+    plain = RegularizedMLPClassifier(**{**params, "alpha": 0.0}, random_state=0)
+    plain.coefs_, plain.intercepts_ = coefs, intercepts
+    plain.partial_fit(X, y, classes=[0, 1, 2])
+    assert not np.allclose(plain.coefs_[0], reference.coefs_[0], rtol=1e-4, atol=1e-5)
