@@ -421,7 +421,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         if layout == MULTILABEL:
             return None
         if layout == BINARY:
-            return target.reshape(len(target)).astype(bool)
+            return target.reshape(len(target), 1).astype(bool)
         return target
 
     def _one_hot_classes(self, n_outputs):

@@ -136,9 +136,7 @@ def test_binary_validation_score_is_the_accuracy_of_the_held_out_rows(cancer):
         (16,), early_stopping=True, validation_fraction=0.2, max_iter=15, random_state=0
     ).fit(X, y)
     target = y.astype(np.float32).reshape(-1, 1)  # the single logit's 0/1 target
-    _, valid = model.net_.train_split(np.arange(len(X)), target)
-    rows = np.asarray(valid.indices)
-    assert model.net_.train_split.stratified
+    _, rows = model._validation_split(target, model._draw_seed())  # the split fit drew
     assert abs(y[rows].mean() - y.mean()) < 0.01  # stratified by class
     # The score in the history is a float32 mean; one row more or less would be 1/114.
     assert model.score(X[rows], y[rows]) == pytest.approx(model.best_validation_score_, abs=1e-6)
@@ -223,12 +221,12 @@ def test_multilabel_partial_fit_checks_classes_and_the_labels():
     model.partial_fit(X[:25], Y[:25], classes=[0, 1, 2, 3, 4])
     model.partial_fit(X[25:], Y[25:])
     model.partial_fit(X, Y, classes=np.arange(5))
-    assert model.n_iter_ == 3 and model.predict(X).shape == (50, 5)
+    assert len(model.loss_curve_) == 3 and model.predict(X).shape == (50, 5)
     with pytest.raises(ValueError, match="needs a multilabel indicator matrix of 5 labels"):
         model.partial_fit(X, Y[:, :3])
     with pytest.raises(ValueError, match="multilabel indicator matrix of 5 labels, but y holds"):
         model.partial_fit(X, Y[:, 0])
-    assert model.n_iter_ == 3
+    assert len(model.loss_curve_) == 3
     binary = RegularizedMLPClassifier((8,), random_state=0).partial_fit(X, Y[:, 0], classes=[0, 1])
     with pytest.raises(ValueError, match="fitted on the binary classes"):
         binary.partial_fit(X, Y)
@@ -241,12 +239,12 @@ def test_warm_start_refuses_a_target_of_another_kind_or_size():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, Y)
         model.fit(X, Y)
-    assert model.n_iter_ == 4
+    assert len(model.loss_curve_) == 4
     with pytest.raises(ValueError, match="warm_start needs a multilabel indicator matrix of 5"):
         model.fit(X, Y[:, :4])
     with pytest.raises(ValueError, match="warm_start continues a network fitted on a multilabel"):
         model.fit(X, Y.argmax(axis=1))  # labels 0..4 as classes: same classes_, other kind
-    assert model.n_iter_ == 4 and model.n_outputs_ == 5
+    assert len(model.loss_curve_) == 4 and model.n_outputs_ == 5
 
 
 def test_multilabel_early_stopping_splits_without_stratifying():
@@ -256,12 +254,11 @@ def test_multilabel_early_stopping_splits_without_stratifying():
     model = RegularizedMLPClassifier(
         (16,), early_stopping=True, validation_fraction=0.2, max_iter=30, random_state=0
     ).fit(X, Y)
-    assert not model.net_.train_split.stratified
+    assert model._stratification(Y.astype(np.float32)) is None
     assert all(0 <= s <= 1 for s in model.validation_scores_)
     # The validation score is the subset accuracy of the held-out rows, which an unstratified
     # split with the net's seed picks.
-    split = ShuffleSplit(test_size=0.2, random_state=model.net_.train_split.random_state)
-    _, rows = next(split.split(X))
+    _, rows = model._validation_split(Y.astype(np.float32), model._draw_seed())
     assert model.score(X[rows], Y[rows]) == pytest.approx(model.best_validation_score_, abs=1e-6)
 
 
