@@ -270,6 +270,14 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _validation_score_fn(self):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
+    def _stratification(self, target):
+        """The labels early stopping's validation split is stratified on, or None (not stratified)."""
+        return None
+
+    def _one_hot_classes(self, n_outputs):
+        """Width of the one-hot encoding of class targets before mixup (None: mixed as they are)."""
+        return None
+
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         super()._validate_params()
@@ -374,7 +382,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
-                self.input_noise, self.mixup_alpha, n_outputs if self._is_classifier else None
+                self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
             )
         optimizer, optimizer_params = self._optimizer(device)
         quiet = {} if self.verbose else {"callbacks__print_log": None}
@@ -420,11 +428,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         when fewer than 2 rows are left for validation.
         """
         rows = np.arange(len(target))
-        stratify = None
-        if self._is_classifier and target.ndim == 1:
-            # sklearn stratifies on its label-binarized target, booleans for two classes
-            # (which its error message for a class too small to split then names).
-            stratify = target.astype(bool) if target.max(initial=0) <= 1 else target
+        stratify = self._stratification(target)
         train, valid = train_test_split(
             rows,
             test_size=self.validation_fraction,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -84,6 +84,19 @@ def test_classifier_probabilities_and_their_spread(cancer):
     assert np.all(spread >= 0) and spread.mean() > 0
     # Binary: both columns move together, so their spreads are equal.
     np.testing.assert_allclose(spread[:, 0], spread[:, 1], atol=1e-12)
+
+
+def test_multilabel_probabilities_and_their_spread():
+    X, Y = make_multilabel_classification(n_samples=50, random_state=0, return_indicator=True)
+    model = RegularizedMLPClassifier(dropout=0.5, max_iter=10, random_state=0).fit(X, Y)
+    proba, spread = model.predict_proba(X, return_std=True)
+    assert proba.shape == spread.shape == (50, 5)
+    assert np.all((proba > 0) & (proba < 1)) and np.all(spread >= 0) and spread.mean() > 0
+    # Without dropout the passes agree with the deterministic probabilities.
+    plain = RegularizedMLPClassifier(max_iter=10, random_state=0).fit(X, Y)
+    mean, std = plain.predict_proba(X, return_std=True)
+    assert np.all(std == 0)
+    np.testing.assert_array_equal(mean, plain.predict_proba(X))
 
 
 def test_return_std_passes_through_a_pipeline(diabetes):
