@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -27,10 +28,11 @@ from ._callbacks import (
     ValidationScore,
     learning_rate_scheduler,
 )
-from ._data import TensorBatchIterator, TensorPairDataset, data_device
+from ._data import TensorPairDataset, data_device
 from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
+from ._sparse import ACCEPTED_SPARSE, batch_iterator, sparse_row_chunks, sparse_training_data
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
 from ._uncertainty import mc_dropout_moments
@@ -272,10 +274,23 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _validation_score_fn(self):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
+    def _stratification(self, target):
+        """The labels early stopping's validation split is stratified on, or None (not stratified)."""
+        return None
+
+    def _one_hot_classes(self, n_outputs):
+        """Width of the one-hot encoding of class targets before mixup (None: mixed as they are)."""
+        return None
+
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         super()._validate_params()
         reject_booleans_for_numbers(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC X, densified one batch at a time
+        return tags
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -371,7 +386,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
-                self.input_noise, self.mixup_alpha, n_outputs if self._is_classifier else None
+                self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
             )
         optimizer, optimizer_params = self._optimizer(device)
         quiet = {} if self.verbose else {"callbacks__print_log": None}
@@ -389,11 +404,11 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             max_epochs=self.max_iter,
             batch_size=self._batch_size(n_train_rows),
             dataset=TensorPairDataset,
-            iterator_train=TensorBatchIterator,
+            iterator_train=batch_iterator,
             iterator_train__shuffle=self.shuffle,
             iterator_train__merge_single_row_tail=self.batch_norm,
             iterator_train__device=device,
-            iterator_valid=TensorBatchIterator,
+            iterator_valid=batch_iterator,
             iterator_valid__device=device,
             train_split=None if valid_data is None else predefined_split(valid_data),
             callbacks=self._training_callbacks(n_train_rows),
@@ -417,11 +432,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         when fewer than 2 rows are left for validation.
         """
         rows = np.arange(len(target))
-        stratify = None
-        if self._is_classifier and target.ndim == 1:
-            # sklearn stratifies on its label-binarized target, booleans for two classes
-            # (which its error message for a class too small to split then names).
-            stratify = target.astype(bool) if target.max(initial=0) <= 1 else target
+        stratify = self._stratification(target)
         train, valid = train_test_split(
             rows,
             test_size=self.validation_fraction,
@@ -451,7 +462,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         continuing = (partial or self.warm_start) and hasattr(self, "net_")
         input_dtype = getattr(X, "dtype", None)
         X, y = validate_input(
-            self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
+            self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
+            **self._validate_y_kwargs,
         )
         sample_weight = check_sample_weight(sample_weight, X)
         target, n_outputs = self._prepare_target(
@@ -527,6 +539,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         tensor, or a :class:`TensorPairDataset` whose targets carry the sample
         weights; ``valid_data`` is a :class:`TensorPairDataset` or None.
         """
+        if issparse(X):
+            # The rows stay sparse on the host, densified one batch at a time.
+            return sparse_training_data(X, target, weights, device, train_rows, valid_rows)
         # One copy to the device per fit when the data fits there (else batches are
         # copied one at a time, see TensorBatchIterator; weighted targets always go
         # to the device).
@@ -701,13 +716,17 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _prediction_input(self, X):
         """Validate ``X`` for prediction; return it with the fitted module and its device."""
         check_is_fitted(self)
-        X = validate_input(self, X, dtype=np.float32, reset=False)
+        X = validate_input(self, X, dtype=np.float32, reset=False, accept_sparse=ACCEPTED_SPARSE)
         module = self.net_.module_
         return X, module, next(module.parameters()).device
 
     @staticmethod
     def _row_chunks(X, device):
         """Yield ``X`` as device tensors of at most ``PREDICT_CHUNK_ROWS`` rows."""
+        if issparse(X):
+            # Densified chunk by chunk, never whole (fewer rows a chunk for wide data).
+            yield from sparse_row_chunks(X, device, PREDICT_CHUNK_ROWS)
+            return
         for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
             yield writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
 

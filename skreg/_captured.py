@@ -111,6 +111,12 @@ class CapturedTrainer:
                 "(input_noise, mixup_alpha): the captured step trains on the stored rows."
             )
         X, y = iterator.X, iterator.y
+        if not isinstance(X, torch.Tensor):
+            raise ValueError(
+                "cuda_graph=True needs dense X: the captured step gathers each batch from "
+                "the rows stored on the device, and sparse rows are densified batch by batch "
+                "on the host. Use cuda_graph=False, or pass X.toarray() if it fits."
+            )
         if not isinstance(y, torch.Tensor):
             raise ValueError("cuda_graph=True does not support sample or class weights.")
         device = torch.device(net.device)

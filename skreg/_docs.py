@@ -185,8 +185,8 @@ PARAMETERS = """\
         On a GPU (``device="cuda"``), capture the training step (forward, loss,
         backward and the Adam update) in a CUDA graph once per fit and replay
         it for every batch, which removes most of the per-batch launch cost of
-        small networks. Needs ``solver="adam"``, training data that fits on the
-        device, and no callback that uses ``on_grad_computed``. Per-batch
+        small networks. Needs ``solver="adam"``, dense training data that fits on
+        the device, and no callback that uses ``on_grad_computed``. Per-batch
         losses are read once per epoch. Results match the eager step up to
         floating-point rounding (without dropout; dropout draws other masks).
         Only full batches replay the graph: a last, smaller batch of an epoch
@@ -217,15 +217,20 @@ CLASSIFIER_PARAMETERS = """\
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy (torch's ``CrossEntropyLoss``):
         the target puts ``1 - label_smoothing`` on the true class plus
-        ``label_smoothing`` spread evenly over all classes. The validation
-        loss is smoothed alike (it is the training objective on held-out
-        rows); the validation score is plain accuracy.
+        ``label_smoothing`` spread evenly over all classes. For logistic
+        outputs (binary and multilabel targets) each 0/1 target ``t`` becomes
+        ``t * (1 - label_smoothing) + label_smoothing / 2``, what the
+        smoothing of two classes gives. The validation loss is smoothed alike
+        (it is the training objective on held-out rows); the validation score
+        is plain accuracy.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as in scikit-learn: a dict ``{label: weight}``
         (classes left out weigh 1), or "balanced" for
         ``n_samples / (n_classes * class_count)``, computed with
         :func:`sklearn.utils.class_weight.compute_class_weight`. Each
         sample's weight is its class weight times its ``sample_weight``.
+        Not available for multilabel targets (a ValueError), whose rows can
+        belong to several classes or none.
 """
 
 NOTES = """\

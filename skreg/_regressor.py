@@ -178,8 +178,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric training data (numpy array, list or pandas DataFrame).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
+            sparse matrix or array (kept sparse; each batch is densified on its own).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -208,7 +209,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
             As in :meth:`fit`.
@@ -278,7 +279,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         return_std : bool, default=False
             Monte Carlo dropout, as ``return_std`` of scikit-learn's
             ``GaussianProcessRegressor`` and ``BayesianRidge``: instead of the
