@@ -360,7 +360,7 @@ X = sp.csr_matrix(
      (rng.randint(n, size=nnz), rng.randint(n_features, size=nnz))),
     shape=(n, n_features),
 )
-y = np.arange(X.shape[0]) % 2
+y = np.arange(X.shape[0]) % 3  # multiclass: class indices are the targets
 model = RegularizedMLPClassifier(solver="lbfgs", hidden_layer_sizes=8, max_iter=1,
                                  random_state=0)
 warnings.simplefilter("ignore")
