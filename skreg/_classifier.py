@@ -291,9 +291,11 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             else:
                 classes = np.unique(y)
                 if continuing and not np.array_equal(classes, self.classes_):
+                    # sklearn's message, word for word.
                     raise ValueError(
-                        f"warm_start needs the classes of the first fit {self.classes_.tolist()}, "
-                        f"got {classes.tolist()}."
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}"
                     )
             if len(classes) < 2:
                 raise ValueError(
