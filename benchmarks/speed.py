@@ -1,7 +1,8 @@
 """Training and prediction speed of skreg against its peers, all timed in the same run.
 
-Contenders, all training the same network (``hidden`` ReLU layers, cross-entropy,
-Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
+Contenders, all training the same network (``hidden`` ReLU layers, one logit with
+binary cross-entropy as a binary classifier has, Adam with learning rate 1e-3, one
+shuffle per epoch, the same batch size):
 
 * ``hand-written loop``: plain PyTorch, the reference. Tensors made once, one
   ``randperm`` per epoch, batches gathered by index, the loss summed on the
@@ -13,7 +14,7 @@ Adam with learning rate 1e-3, one shuffle per epoch, the same batch size):
 * ``skreg``: ``RegularizedMLPClassifier`` (training through skorch).
 * ``skreg l1+l2``: the same with ``l1=1e-5, l2=1e-4``, which shows the cost of the penalty.
 * ``skreg cuda_graph`` (``--device cuda`` only): skreg with ``cuda_graph=True``.
-* ``skorch default``: ``skorch.NeuralNetClassifier`` with its default data path.
+* ``skorch default``: ``skorch.NeuralNetBinaryClassifier`` with its default data path.
 * ``sklearn MLPClassifier`` (CPU only).
 
 Sections:
@@ -118,7 +119,7 @@ def make_data(n, d, seed=0):
     return X, y
 
 
-def training_flops(n_rows, d, hidden, n_outputs=2):
+def training_flops(n_rows, d, hidden, n_outputs=1):
     """Multiply-add FLOPs of one epoch: forward and weight gradients of every layer,
     input gradients of every layer but the first (its input needs none)."""
     widths = [d, *hidden, n_outputs]
@@ -178,13 +179,13 @@ def fit_hand_written(X, y, hidden, batch_size, epochs, device, fused=None):
     start = clock(device)
     torch.manual_seed(0)
     n, d = X.shape
-    module = MLPModule(d, 2, list(hidden), "relu", [0.0] * len(hidden), False).to(device)
+    module = MLPModule(d, 1, list(hidden), "relu", [0.0] * len(hidden), False).to(device)
     if fused is None:
         fused = uses_fused_adam(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, fused=fused or None)
-    criterion = nn.CrossEntropyLoss()
+    criterion = nn.BCEWithLogitsLoss()
     X_t = torch.from_numpy(X).to(device)
-    y_t = torch.from_numpy(y).to(device)
+    y_t = torch.from_numpy(y.astype(np.float32).reshape(-1, 1)).to(device)
     module.train()
     for _ in range(epochs):
         order = torch.randperm(n, device=device)
@@ -217,17 +218,18 @@ def fit_skreg(X, y, hidden, batch_size, epochs, device, **params):
 
 
 def fit_skorch_default(X, y, hidden, batch_size, epochs, device):
-    net = skorch.NeuralNetClassifier(
-        MLPModule, module__n_features=X.shape[1], module__n_outputs=2,
+    net = skorch.NeuralNetBinaryClassifier(
+        MLPModule, module__n_features=X.shape[1], module__n_outputs=1,
         module__hidden_layer_sizes=list(hidden), module__activation="relu",
         module__dropout=[0.0] * len(hidden), module__batch_norm=False,
-        criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=LEARNING_RATE,
+        criterion=nn.BCEWithLogitsLoss, optimizer=torch.optim.Adam, lr=LEARNING_RATE,
         batch_size=batch_size, max_epochs=epochs, train_split=None,
         iterator_train__shuffle=True, verbose=0, device=device,
     )
+    y_float = y.astype(np.float32)  # skorch's binary classifier trains on float targets
     start = clock(device)
     torch.manual_seed(0)
-    net.fit(X, y)
+    net.fit(X, y_float)
     return clock(device) - start
 
 

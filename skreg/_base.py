@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -27,10 +28,12 @@ from ._callbacks import (
     ValidationScore,
     learning_rate_scheduler,
 )
-from ._data import TensorBatchIterator, TensorPairDataset, data_device
+from ._data import TensorPairDataset, data_device
+from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule
 from ._net import RegularizedNet
 from ._random import seeded_generator
+from ._sparse import ACCEPTED_SPARSE, batch_iterator, sparse_row_chunks, sparse_training_data
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
 from ._uncertainty import mc_dropout_moments
@@ -126,7 +129,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "batch_norm": ["boolean"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd"})],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -137,6 +140,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [
@@ -178,6 +182,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -213,6 +218,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.nesterovs_momentum = nesterovs_momentum
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.max_fun = max_fun
         self.shuffle = shuffle
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -255,10 +261,23 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _validation_score_fn(self):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
+    def _stratification(self, target):
+        """The labels early stopping's validation split is stratified on, or None (not stratified)."""
+        return None
+
+    def _one_hot_classes(self, n_outputs):
+        """Width of the one-hot encoding of class targets before mixup (None: mixed as they are)."""
+        return None
+
     # ------------------------------------------------------------------ checks
     def _validate_params(self):
         super()._validate_params()
         reject_booleans_for_numbers(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC X, densified one batch at a time
+        return tags
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -354,7 +373,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
-                self.input_noise, self.mixup_alpha, n_outputs if self._is_classifier else None
+                self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
             )
         optimizer, optimizer_params = self._optimizer(device)
         quiet = {} if self.verbose else {"callbacks__print_log": None}
@@ -372,11 +391,11 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             max_epochs=self.max_iter,
             batch_size=self._batch_size(n_train_rows),
             dataset=TensorPairDataset,
-            iterator_train=TensorBatchIterator,
+            iterator_train=batch_iterator,
             iterator_train__shuffle=self.shuffle,
             iterator_train__merge_single_row_tail=self.batch_norm,
             iterator_train__device=device,
-            iterator_valid=TensorBatchIterator,
+            iterator_valid=batch_iterator,
             iterator_valid__device=device,
             train_split=None if valid_data is None else predefined_split(valid_data),
             callbacks=self._training_callbacks(n_train_rows),
@@ -401,11 +420,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         when fewer than 2 rows are left for validation.
         """
         rows = np.arange(len(target))
-        stratify = None
-        if self._is_classifier and target.ndim == 1:
-            # sklearn stratifies on its label-binarized target, booleans for two classes
-            # (which its error message for a class too small to split then names).
-            stratify = target.astype(bool) if target.max(initial=0) <= 1 else target
+        stratify = self._stratification(target)
         train, valid = train_test_split(
             rows,
             test_size=self.validation_fraction,
@@ -435,7 +450,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         continuing = (partial or self.warm_start) and hasattr(self, "net_")
         input_dtype = getattr(X, "dtype", None)
         X, y = validate_input(
-            self, X, y, dtype=np.float32, reset=not continuing, **self._validate_y_kwargs
+            self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
+            **self._validate_y_kwargs,
         )
         sample_weight = check_sample_weight(sample_weight, X)
         target, n_outputs = self._prepare_target(
@@ -455,11 +471,26 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
         seed = self.net_.seed if continuing else self._draw_seed()
         train_rows = valid_rows = None
-        if self.early_stopping:
+        if self.early_stopping and self.solver != "lbfgs":
             train_rows, valid_rows = self._validation_split(target, seed)
         epochs = 1 if partial else self.max_iter
         n_train = X.shape[0] if train_rows is None else len(train_rows)
         with torch_threads(self.n_threads):
+            if self.solver == "lbfgs":
+                # Full batch, outside skorch's epoch loop: see skreg._lbfgs.
+                check_lbfgs_options(self, device)
+                if not continuing:
+                    net = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
+                    net.initialize()
+                    self._apply_assigned_weights(net.module_)
+                    self.net_ = net
+                result = train_lbfgs(
+                    self.net_, X, target, weights, l1=self.net_.l1, l2=self.net_.l2,
+                    alpha=self.net_.alpha, max_iter=self.max_iter, max_fun=self.max_fun,
+                    tol=self.tol, verbose=self.verbose,
+                )
+                self._set_lbfgs_attributes(result, input_dtype)
+                return self
             train_data, train_y, valid_data = self._training_tensors(
                 X, target, weights, device, train_rows, valid_rows
             )
@@ -492,6 +523,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         tensor, or a :class:`TensorPairDataset` whose targets carry the sample
         weights; ``valid_data`` is a :class:`TensorPairDataset` or None.
         """
+        if issparse(X):
+            # The rows stay sparse on the host, densified one batch at a time.
+            return sparse_training_data(X, target, weights, device, train_rows, valid_rows)
         # One copy to the device per fit when the data fits there (else batches are
         # copied one at a time, see TensorBatchIterator; weighted targets always go
         # to the device).
@@ -555,6 +589,29 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 "converged yet.",
                 ConvergenceWarning,
             )
+
+    def _set_lbfgs_attributes(self, result, input_dtype):
+        """sklearn's ``n_iter_`` and ``loss_`` of an L-BFGS fit, and skreg's curve of it.
+
+        ``loss_curve_`` holds the objective after each iteration in the
+        history (sklearn sets none for lbfgs); L-BFGS's objective never
+        increases from one iteration to the next, so the best loss is the last.
+        """
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+        # Row by row: the history is empty when L-BFGS stopped at the starting point.
+        self.loss_curve_ = [float(row["train_loss"]) for row in self.net_.history]
+        self.best_loss_ = result.loss
+        self.validation_scores_ = None
+        self.best_epoch_ = None
+        self.best_validation_score_ = None
+        self.n_layers_ = len(self._hidden_sizes()) + 2
+        self.n_outputs_ = self.net_.module_.output.out_features
+        self._coefs_dtype = (
+            np.dtype(input_dtype)
+            if input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
+            else np.dtype(np.float64)
+        )
 
     # ------------------------------------------------------------------ weights as arrays
     def _apply_assigned_weights(self, module):
@@ -643,13 +700,17 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _prediction_input(self, X):
         """Validate ``X`` for prediction; return it with the fitted module and its device."""
         check_is_fitted(self)
-        X = validate_input(self, X, dtype=np.float32, reset=False)
+        X = validate_input(self, X, dtype=np.float32, reset=False, accept_sparse=ACCEPTED_SPARSE)
         module = self.net_.module_
         return X, module, next(module.parameters()).device
 
     @staticmethod
     def _row_chunks(X, device):
         """Yield ``X`` as device tensors of at most ``PREDICT_CHUNK_ROWS`` rows."""
+        if issparse(X):
+            # Densified chunk by chunk, never whole (fewer rows a chunk for wide data).
+            yield from sparse_row_chunks(X, device, PREDICT_CHUNK_ROWS)
+            return
         for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
             yield writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
 

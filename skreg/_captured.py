@@ -137,6 +137,12 @@ class CapturedTrainer:
                 "torch.cuda.CUDAGraph.register_generator_state, torch 2.4 and later)."
             )
         X, y = iterator.X, iterator.y
+        if not isinstance(X, torch.Tensor):
+            raise ValueError(
+                "cuda_graph=True needs dense X: the captured step gathers each batch from "
+                "the rows stored on the device, and sparse rows are densified batch by batch "
+                "on the host. Use cuda_graph=False, or pass X.toarray() if it fits."
+            )
         if not isinstance(y, torch.Tensor):
             raise ValueError("cuda_graph=True does not support sample or class weights.")
         device = torch.device(net.device)

@@ -3,16 +3,34 @@
 from numbers import Real
 
 import numpy as np
-from scipy.special import softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
 from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import accuracy_from_logits
 from ._docs import CLASSIFIER_PARAMETERS, NOTES, parameters_doc
+from ._lbfgs import has_stochastic_solver
+from ._output import (
+    BINARY,
+    MULTICLASS,
+    MULTILABEL,
+    OUT_ACTIVATIONS,
+    LogisticLoss,
+    check_indicator_matrix,
+    encode_target,
+    labels_or_indicator,
+    layout_of,
+    log_probabilities,
+    n_outputs_of,
+    predictions,
+    probabilities,
+    subset_accuracy_from_logits,
+)
 from ._validation import check_missing_labels
 
 
@@ -20,10 +38,15 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     """Multi-layer perceptron classifier whose regularizers are hyperparameters.
 
     The network is trained through skorch on the cross-entropy of its logits.
-    Every regularizer of skreg's own defaults to off and ``alpha`` keeps
-    scikit-learn's default of 1e-4, so ``RegularizedMLPClassifier()`` trains
-    what ``MLPClassifier()`` trains, ``RegularizedMLPClassifier(alpha=0)`` is
-    the unregularized baseline, and a grid search can switch regularizers on.
+    Its output layer is scikit-learn's ``MLPClassifier``'s: for two classes one
+    logit with a logistic output (binary cross-entropy), for more classes one
+    logit per class with a softmax, and for a multilabel indicator matrix ``y``
+    of shape (n_samples, n_labels) one independent logistic output per label
+    (binary cross-entropy summed over the labels). Every regularizer of skreg's
+    own defaults to off and ``alpha`` keeps scikit-learn's default of 1e-4, so
+    ``RegularizedMLPClassifier()`` trains what ``MLPClassifier()`` trains,
+    ``RegularizedMLPClassifier(alpha=0)`` is the unregularized baseline, and a
+    grid search can switch regularizers on.
 
     Parameters
     ----------
@@ -31,17 +54,26 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; for a multilabel target, the label indices
+        ``np.arange(n_labels)``.
+    n_outputs_ : int
+        Width of the output layer: 1 for binary targets, the number of
+        classes for multiclass targets, the number of labels for multilabel
+        targets.
+    out_activation_ : {"logistic", "softmax"}
+        The output activation: "softmax" for multiclass targets, "logistic"
+        for binary and multilabel targets.
     net_ : skreg._net.RegularizedNet
         The fitted skorch net, with its ``history``.
     n_iter_ : int
         Number of epochs run by the last call (one after ``partial_fit``), as
-        in scikit-learn.
+        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
     t_ : int
         Number of training rows seen over every call since the network was
         built (scikit-learn's count of samples).
     loss_ : float
-        Training loss of the last epoch.
+        Training loss of the last epoch; with ``solver="lbfgs"``, the
+        objective at the final weights, as scikit-learn's ``loss_``.
     coefs_ : list of ndarray
         Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
         scikit-learn (copies in the training data's float dtype; assigning a
@@ -57,7 +89,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     best_loss_ : float or None
         Lowest training loss; None with ``early_stopping=True``.
     validation_scores_ : list of float or None
-        Accuracy on the validation split after each epoch (early stopping only).
+        Accuracy (subset accuracy for multilabel targets) on the validation
+        split after each epoch (early stopping only).
     best_validation_score_ : float or None
         Highest validation accuracy, that of the restored epoch (early stopping
         only).
@@ -84,7 +117,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     """
 
     _is_classifier = True
-    _validate_y_kwargs = {}
+    # A multilabel indicator matrix is 2-D; _prepare_target ravels a column vector.
+    _validate_y_kwargs = {"multi_output": True}
     _parameter_constraints = {
         **BaseRegularizedMLP._parameter_constraints,
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
@@ -114,6 +148,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -150,6 +185,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             nesterovs_momentum=nesterovs_momentum,
             batch_size=batch_size,
             max_iter=max_iter,
+            max_fun=max_fun,
             shuffle=shuffle,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
@@ -175,10 +211,12 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric training data (numpy array, list or pandas DataFrame).
-        y : array-like of shape (n_samples,)
-            Class labels of any type.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
+            sparse matrix or array (kept sparse; each batch is densified on its own).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels of any type, or a multilabel indicator matrix of 0
+            and 1 (sparse or dense).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each sample, multiplied by its class weight
             (see ``class_weight``). The loss is the weighted mean of the
@@ -192,13 +230,16 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         self._validate_params()
         return self._fit(X, y, sample_weight)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
         The first call builds the network and needs every class that will
-        ever be seen in ``classes``; later calls continue training it (after
-        :meth:`fit` too). Each call trains one epoch on all its rows, so
-        ``n_iter_`` is 1 after it, as in scikit-learn (``t_`` and
+        ever be seen in ``classes`` (for a multilabel indicator matrix of
+        ``n_labels`` columns, the label indices ``range(n_labels)``); later
+        calls continue training it (after :meth:`fit` too), on targets of the
+        same type and number of labels. Each call trains one epoch on all its
+        rows, so ``n_iter_`` is 1 after it, as in scikit-learn (``t_`` and
         ``loss_curve_`` grow over the calls). ``early_stopping=True`` raises,
         as in scikit-learn. ``class_weight="balanced"`` is not supported (the class
         frequencies of one batch of rows are not those of the data); pass a
@@ -206,14 +247,15 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Labels, all among ``classes_``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, all among ``classes_``, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
             As in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
-            Every class label; required on the first call, and if given later
-            it must equal ``classes_``.
+            Every class label (for a multilabel target, ``range(n_labels)``);
+            required on the first call, and if given later it must equal
+            ``classes_``.
 
         Returns
         -------
@@ -229,29 +271,81 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         return self._fit(X, y, sample_weight, partial=True, classes=classes)
 
     def _prepare_target(self, y, continuing, partial=False, classes=None, sample_weight=None):
+        y = labels_or_indicator(y)
         check_missing_labels(y)
         check_classification_targets(y)
         target_type = type_of_target(y, input_name="y")
-        if target_type not in ("binary", "multiclass"):
-            raise ValueError(
-                f"RegularizedMLPClassifier supports binary and multiclass targets, got {target_type}."
-            )
-        if partial:
-            classes = self._partial_fit_classes(y, continuing, classes)
-        else:
-            classes = np.unique(y)
-            if continuing and not np.array_equal(classes, self.classes_):
+        if target_type == "multilabel-indicator":
+            check_indicator_matrix(y)
+            layout = MULTILABEL
+            classes = self._multilabel_classes(y, continuing, partial, classes)
+        elif target_type in ("binary", "multiclass"):
+            if continuing and self._layout() == MULTILABEL:
                 raise ValueError(
-                    f"warm_start needs the classes of the first fit {self.classes_.tolist()}, "
-                    f"got {classes.tolist()}."
+                    f"{'partial_fit' if partial else 'warm_start'} continues a network fitted "
+                    f"on a multilabel indicator matrix of {self.n_outputs_} labels, but y holds "
+                    f"{target_type} class labels. Fit a new model for another type of target."
                 )
-        if len(classes) < 2:
+            if partial:
+                classes = self._partial_fit_classes(y, continuing, classes)
+            else:
+                classes = np.unique(y)
+                if continuing and not np.array_equal(classes, self.classes_):
+                    # sklearn's message, word for word.
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}"
+                    )
+            if len(classes) < 2:
+                raise ValueError(
+                    f"The classifier needs samples of at least 2 classes in the data, but the "
+                    f"data contain only one class: {classes[0]!r}."
+                )
+            layout = BINARY if len(classes) == 2 else MULTICLASS
+        else:
             raise ValueError(
-                f"The classifier needs samples of at least 2 classes in the data, but the data "
-                f"contain only one class: {classes[0]!r}."
+                "RegularizedMLPClassifier supports binary, multiclass and multilabel "
+                f"(indicator matrix) targets, got {target_type}."
             )
         self.classes_ = classes
-        return np.searchsorted(classes, y).astype(np.int64), len(classes)
+        self.n_outputs_ = n_outputs_of(layout, len(classes))
+        self.out_activation_ = OUT_ACTIVATIONS[layout]
+        return encode_target(y, classes, layout), self.n_outputs_
+
+    def _multilabel_classes(self, y, continuing, partial, classes):
+        """The label indices of an indicator matrix ``y``, checked against earlier fits and the
+        ``classes`` of :meth:`partial_fit`."""
+        how = "partial_fit" if partial else "warm_start"
+        n_labels = y.shape[1]
+        if continuing and self._layout() != MULTILABEL:
+            raise ValueError(
+                f"{how} continues a network fitted on the {self._layout()} classes "
+                f"{self.classes_.tolist()}, but y is a multilabel indicator matrix. Fit a new "
+                "model for another type of target."
+            )
+        if continuing and n_labels != self.n_outputs_:
+            raise ValueError(
+                f"{how} needs a multilabel indicator matrix of {self.n_outputs_} labels as in "
+                f"the first fit, got one of {n_labels}."
+            )
+        labels = np.arange(n_labels)
+        if partial:
+            if classes is None and not continuing:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit: for a multilabel "
+                    f"indicator matrix, the label indices {labels.tolist()}."
+                )
+            if classes is not None and not np.array_equal(np.unique(classes), labels):
+                raise ValueError(
+                    f"For a multilabel indicator matrix of {n_labels} labels, classes must be "
+                    f"the label indices {labels.tolist()}, got {np.asarray(classes).tolist()}."
+                )
+        return labels
+
+    def _layout(self):
+        """The fitted output layout: ``MULTICLASS``, ``BINARY`` or ``MULTILABEL``."""
+        return layout_of(self.out_activation_, self.n_outputs_)
 
     def _partial_fit_classes(self, y, continuing, classes):
         """The classes of a :meth:`partial_fit` call, checked against ``classes`` and ``y``."""
@@ -279,6 +373,15 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         return classes
 
     def _training_weights(self, y, sample_weight, partial):
+        multilabel = self._layout() == MULTILABEL
+        if multilabel and self.class_weight is not None:
+            raise ValueError(
+                "class_weight is not supported for multilabel targets: a row may belong to "
+                "several classes or none (scikit-learn's MLPClassifier has no class_weight). "
+                "Weight the rows with sample_weight instead."
+            )
+        if not multilabel:
+            y = column_or_1d(y)  # a column vector was raveled, with a warning, by _prepare_target
         if self.class_weight is None:
             weights = sample_weight
         else:
@@ -299,6 +402,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             return None
         if not weights.any():
             raise ValueError("The class and sample weights are zero for every sample.")
+        if multilabel:
+            return weights
         weighted_classes = np.unique(y[weights > 0])
         if not partial and len(weighted_classes) < 2:
             raise ValueError(
@@ -308,17 +413,41 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         return weights
 
     def _criterion(self):
+        if self.out_activation_ == "logistic":
+            return LogisticLoss(label_smoothing=self.label_smoothing)
         return nn.CrossEntropyLoss(reduction="none", label_smoothing=self.label_smoothing)
 
     def _validation_score_fn(self):
+        if self.out_activation_ == "logistic":
+            return subset_accuracy_from_logits
         return accuracy_from_logits
 
+    def _stratification(self, target):
+        # As scikit-learn's MLPClassifier: stratified on its label-binarized target
+        # (booleans for two classes, which its error for a class too small to split
+        # names), and not at all for a multilabel target.
+        layout = self._layout()
+        if layout == MULTILABEL:
+            return None
+        if layout == BINARY:
+            return target.reshape(len(target), 1).astype(bool)
+        return target
+
+    def _one_hot_classes(self, n_outputs):
+        # Mixup mixes one-hot class targets; logistic outputs have 0/1 targets already.
+        return n_outputs if self._layout() == MULTICLASS else None
+
     def predict_proba(self, X, return_std=False):
-        """Class probabilities, the softmax of the network's logits.
+        """Class probabilities from the network's logits.
+
+        For multiclass targets the softmax of the logits; for binary targets
+        the two columns ``[1 - p, p]`` with ``p`` the logistic function of the
+        one logit; for multilabel targets each label's logistic probability,
+        independently (rows do not sum to one).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         return_std : bool, default=False
             Monte Carlo dropout: instead of the single deterministic pass
             (dropout off), average the probabilities of ``mc_samples``
@@ -334,46 +463,56 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
             Columns follow ``classes_``, for binary problems too; the Monte
             Carlo mean with ``return_std=True``.
         proba_std : ndarray of shape (n_samples, n_classes)
-            Standard deviation of each probability over the passes; only
-            with ``return_std=True``.
+            Standard deviation of each probability over the passes (for
+            binary targets the same in both columns); only with
+            ``return_std=True``.
         """
         if return_std:
-            return self._forward_mc(X, lambda logits: softmax(logits, axis=1))
-        return softmax(self._forward(X), axis=1)
+            return self._forward_mc(X, lambda logits: probabilities(logits, self._layout()))
+        return probabilities(self._forward(X), self._layout())
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the logits.
+
+        Computed as log-softmax or log-sigmoid of the logits rather than as
+        the logarithm of a rounded probability, so it stays finite and
+        accurate where :meth:`predict_proba` rounds to 0 or 1.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        logits = self._forward(X)
-        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        return log_probabilities(self._forward(X), self._layout())
 
     def predict(self, X):
-        """Most probable class of each sample.
+        """Most probable class of each sample, or the labels of a multilabel target.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Class labels; for a multilabel target the int indicator matrix
+            of the labels whose probability exceeds 0.5.
         """
-        logits = self._forward(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        return predictions(self._forward(X), self._layout(), self.classes_)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
 
 RegularizedMLPClassifier.__doc__ = RegularizedMLPClassifier.__doc__.replace(
     "{parameters}\n",
     parameters_doc(
-        "mean cross-entropy", " (stratified by class)", "one-hot class targets",
+        "mean cross-entropy", " (stratified by class, except for multilabel targets)",
+        "one-hot class targets (0/1 targets of logistic outputs)",
         CLASSIFIER_PARAMETERS,
     ),
 ).replace("{notes}", NOTES)

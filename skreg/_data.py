@@ -109,7 +109,7 @@ class TensorBatchIterator:
         self.generator = generator
 
     def _bounds(self):
-        n = len(self.X)
+        n = self.X.shape[0]  # also the rows of a sparse X, which has no len
         starts = list(range(0, n, self.batch_size))
         stops = starts[1:] + [n]
         if self.merge_single_row_tail and len(starts) > 1 and stops[-1] - starts[-1] == 1:

@@ -63,11 +63,29 @@ PARAMETERS = """\
         Augmentation makes the training loss noisy, so without early stopping
         a larger ``n_iter_no_change`` keeps the loss-based stopping rule from
         ending training early.
-{task_parameters}    solver : {"adam", "sgd"}, default="adam"
+{task_parameters}    solver : {"adam", "sgd", "lbfgs"}, default="adam"
         Optimizer: torch's ``Adam`` (``AdamW`` with ``weight_decay``) or
-        ``SGD``. On a CPU, Adam runs torch's fused implementation where torch
-        has one (2.4 and later), which gives the same updates up to
-        floating-point rounding.
+        ``SGD``, or full-batch L-BFGS. On a CPU, Adam runs torch's fused
+        implementation where torch has one (2.4 and later), which gives the
+        same updates up to floating-point rounding. "lbfgs" is scikit-learn's
+        solver: scipy's L-BFGS-B minimizes the training objective on all rows
+        (the {data_loss} plus the penalties) with ``maxiter=max_iter``,
+        ``maxfun=max_fun`` and ``gtol=tol``, in float64 (the fitted weights
+        are float32), and sets ``n_iter_`` (L-BFGS iterations) and ``loss_``
+        (the final objective) as scikit-learn does, with a
+        ``ConvergenceWarning`` when it stops on ``max_iter`` or ``max_fun``.
+        It suits small data sets, where it often converges faster than the
+        stochastic solvers. The objective must be deterministic, so dropout,
+        ``input_noise`` and ``mixup_alpha`` are refused with it, and so are
+        ``weight_decay`` and ``callbacks``, which belong to the stochastic
+        loop; batch normalization normalizes with the statistics of all rows
+        and keeps them as its running statistics. The learning-rate,
+        batch, shuffling and early-stopping parameters are not used
+        (``early_stopping`` is ignored, as in scikit-learn), and
+        ``partial_fit`` is not available. The history (``net_.history``,
+        ``loss_curve_``) holds the objective after each iteration. The rows
+        are evaluated in chunks of bounded memory; with batch normalization
+        all rows form one batch.
     learning_rate : {"constant", "invscaling", "adaptive", "cosine"}, default="constant"
         Learning-rate schedule. "constant" keeps ``learning_rate_init``.
         "invscaling" and "adaptive" are scikit-learn's, and as there apply to
@@ -95,7 +113,12 @@ PARAMETERS = """\
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``min(200, n_samples)``.
     max_iter : int, default=200
-        Maximum number of epochs.
+        Maximum number of epochs; with ``solver="lbfgs"``, of L-BFGS iterations.
+    max_fun : int, default=15000
+        Only used with ``solver="lbfgs"``: maximum number of evaluations of
+        the objective (and its gradient), as in scikit-learn. L-BFGS ends the
+        iteration in which the limit is passed, so the evaluations may exceed
+        it slightly.
     shuffle : bool, default=True
         Draw a new order of the training rows every epoch.
     tol : float, default=1e-4
@@ -103,6 +126,8 @@ PARAMETERS = """\
         its training loss is below the best loss so far minus ``tol`` (with
         ``early_stopping``: its validation score is at least the best score
         so far plus ``tol``).
+        With ``solver="lbfgs"``, L-BFGS's ``gtol``: it stops once no component
+        of the objective's gradient exceeds ``tol`` in magnitude.
     n_iter_no_change : int or np.inf, default=10
         Training stops once more than ``n_iter_no_change`` consecutive epochs
         have not improved (after ``n_iter_no_change + 1`` of them), as in
@@ -147,7 +172,9 @@ PARAMETERS = """\
         Continue training the fitted network on the next call to ``fit``,
         for up to ``max_iter`` more epochs (``n_iter_`` counts that call's
         epochs, as in scikit-learn). The network keeps the settings it was
-        built with; only ``max_iter`` is read again.
+        built with; only ``max_iter`` is read again (with ``solver="lbfgs"``,
+        also ``max_fun`` and ``tol``: L-BFGS starts from the current weights,
+        with a new curvature memory).
     mc_samples : int, default=50
         Number of stochastic forward passes of Monte Carlo dropout, used only
         by prediction with ``return_std=True``. A constructor parameter, so
@@ -165,8 +192,8 @@ PARAMETERS = """\
         On a GPU (``device="cuda"``), capture the training step (forward, loss,
         backward and the Adam update) in a CUDA graph once per fit and replay
         it for every batch, which removes most of the per-batch launch cost of
-        small networks. Needs ``solver="adam"``, training data that fits on the
-        device, and no callback that uses ``on_grad_computed``. Per-batch
+        small networks. Needs ``solver="adam"``, dense training data that fits on
+        the device, and no callback that uses ``on_grad_computed``. Per-batch
         losses are read once per epoch. Results match the eager step up to
         floating-point rounding (without dropout; dropout draws other masks).
         Only full batches replay the graph: a last, smaller batch of an epoch
@@ -197,15 +224,20 @@ CLASSIFIER_PARAMETERS = """\
     label_smoothing : float in [0, 1), default=0.0
         Label smoothing of the cross-entropy (torch's ``CrossEntropyLoss``):
         the target puts ``1 - label_smoothing`` on the true class plus
-        ``label_smoothing`` spread evenly over all classes. The validation
-        loss is smoothed alike (it is the training objective on held-out
-        rows); the validation score is plain accuracy.
+        ``label_smoothing`` spread evenly over all classes. For logistic
+        outputs (binary and multilabel targets) each 0/1 target ``t`` becomes
+        ``t * (1 - label_smoothing) + label_smoothing / 2``, what the
+        smoothing of two classes gives. The validation loss is smoothed alike
+        (it is the training objective on held-out rows); the validation score
+        is plain accuracy.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as in scikit-learn: a dict ``{label: weight}``
         (classes left out weigh 1), or "balanced" for
         ``n_samples / (n_classes * class_count)``, computed with
         :func:`sklearn.utils.class_weight.compute_class_weight`. Each
         sample's weight is its class weight times its ``sample_weight``.
+        Not available for multilabel targets (a ValueError), whose rows can
+        belong to several classes or none.
 """
 
 NOTES = """\

@@ -12,6 +12,7 @@ from ._augment import AugmentedIterator
 from ._captured import CapturedStepMixin
 from ._data import TensorBatchIterator
 from ._loop import LeanLoopMixin
+from ._output import LogisticLoss
 from ._penalty import InPlacePenalty, is_penalized, penalized_weights, weight_penalty
 from ._random import EpochGenerators, initialization_generator
 from ._weights import split_target
@@ -142,8 +143,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         value as the mean of the per-row losses, and saves a separate ``mean``
         and its backward node: 14-28 microseconds a step. That holds for
         cross-entropy without class weights (skreg's targets are class indices
-        from 0, so no row is ever ignored) and for the squared error (every row
-        has as many outputs). Other losses, and losses built to sum, return None.
+        from 0, so no row is ever ignored), for the squared error and for the
+        classifier's logistic loss (every row has as many outputs). Other
+        losses, and losses built to sum, return None.
         """
         criterion = self.criterion_
         if getattr(criterion, "reduction", None) not in ("none", "mean"):
@@ -155,6 +157,8 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             )
         if type(criterion) is nn.MSELoss and y_pred.shape == target.shape:
             return F.mse_loss(y_pred, target)
+        if type(criterion) is LogisticLoss and y_pred.shape == target.shape:
+            return criterion.mean_loss(y_pred, target)
         return None
 
     def get_iterator(self, dataset, training=False):

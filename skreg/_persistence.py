@@ -33,10 +33,13 @@ from skorch.history import History
 
 from ._base import resolve_device
 from ._classifier import RegularizedMLPClassifier
+from ._output import check_output_layout
 from ._regressor import RegularizedMLPRegressor
 
 FORMAT = "skreg"
-FORMAT_VERSION = 1
+# 2: a binary classifier's network has one logistic output (in 1 it had two softmax
+# outputs), and classifiers store n_outputs_ and out_activation_.
+FORMAT_VERSION = 2
 ESTIMATORS = {cls.__name__: cls for cls in (RegularizedMLPClassifier, RegularizedMLPRegressor)}
 FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
 
@@ -194,6 +197,23 @@ def save(estimator, path):
     save_file(tensors, str(path), metadata={FORMAT: json.dumps(header)})
 
 
+def _check_outputs(estimator, network_outputs, path):
+    """Raise a ValueError unless the network's output size fits the fitted attributes."""
+    try:
+        if isinstance(estimator, RegularizedMLPClassifier):
+            check_output_layout(
+                estimator.classes_, estimator.n_outputs_, estimator.out_activation_,
+                network_outputs,
+            )
+        elif network_outputs != estimator.n_outputs_:
+            raise ValueError(
+                f"the network has {network_outputs} outputs but n_outputs_="
+                f"{estimator.n_outputs_}."
+            )
+    except ValueError as exc:
+        raise ValueError(f"{path} holds a model whose parts do not fit together: {exc}") from exc
+
+
 def _json_number(value):
     if hasattr(value, "item"):
         return value.item()
@@ -262,6 +282,7 @@ def _build(header, tensors, device, torch_device, path):
         setattr(estimator, name, _decode(value))
 
     saved = header["net"]
+    _check_outputs(estimator, saved["n_outputs"], path)
     # The seed that continued training draws from. Files written before it was saved
     # hold the split's seed, the same seed, which is None without early stopping.
     seed = saved.get("seed", saved["split_seed"])

@@ -3,11 +3,13 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metaestimators import available_if
 from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
 from ._docs import NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
+from ._lbfgs import has_stochastic_solver
 from ._validation import check_numeric_target, check_poisson_target
 
 
@@ -34,12 +36,13 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Mean and standard deviation used to standardize the targets.
     n_iter_ : int
         Number of epochs run by the last call (one after ``partial_fit``), as
-        in scikit-learn.
+        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
     t_ : int
         Number of training rows seen over every call since the network was
         built (scikit-learn's count of samples).
     loss_ : float
-        Training loss of the last epoch.
+        Training loss of the last epoch; with ``solver="lbfgs"``, the
+        objective at the final weights, as scikit-learn's ``loss_``.
     coefs_ : list of ndarray
         Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
         scikit-learn (copies in the training data's float dtype; assigning a
@@ -113,6 +116,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         nesterovs_momentum=True,
         batch_size="auto",
         max_iter=200,
+        max_fun=15000,
         shuffle=True,
         tol=1e-4,
         n_iter_no_change=10,
@@ -149,6 +153,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             nesterovs_momentum=nesterovs_momentum,
             batch_size=batch_size,
             max_iter=max_iter,
+            max_fun=max_fun,
             shuffle=shuffle,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
@@ -173,8 +178,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric training data (numpy array, list or pandas DataFrame).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
+            sparse matrix or array (kept sparse; each batch is densified on its own).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -190,6 +196,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         self._validate_params()
         return self._fit(X, y, sample_weight)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
@@ -202,7 +209,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
             As in :meth:`fit`.
@@ -272,7 +279,7 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         return_std : bool, default=False
             Monte Carlo dropout, as ``return_std`` of scikit-learn's
             ``GaussianProcessRegressor`` and ``BayesianRidge``: instead of the

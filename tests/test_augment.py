@@ -31,6 +31,16 @@ def test_mixup_makes_convex_combinations_of_rows_and_one_hot_targets():
     assert torch.all(target.sample_weight >= 1) and torch.all(target.sample_weight <= 4)
 
 
+def test_mixup_mixes_the_0_1_targets_of_logistic_outputs_as_they_are():
+    torch.manual_seed(0)
+    X = torch.eye(4)
+    Y = torch.tensor([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])  # binary: one column
+    X_mix, Y_mix = BatchAugmentation(mixup_alpha=0.4)(X, Y)
+    assert Y_mix.shape == (4, 2) and not torch.equal(Y_mix, Y)
+    # Row i of eye(4) mixes to lam * e_i + (1 - lam) * e_partner, its targets alike.
+    torch.testing.assert_close(Y_mix, X_mix @ Y)
+
+
 def test_regression_mixup_mixes_targets_with_the_inputs():
     torch.manual_seed(0)
     X = torch.randn(50, 2)

@@ -1,14 +1,20 @@
 """Behaviour shared by both estimators: training, reproducibility, silence, threads."""
 
 import copy
+import tracemalloc
 import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_validate
+from sklearn.preprocessing import KBinsDiscretizer
 from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
@@ -322,3 +328,197 @@ def test_coefs_assigned_before_the_first_partial_fit_start_training(cancer):
     model.partial_fit(X, y)
     for ours, given in zip(model.coefs_ + model.intercepts_, coefs + intercepts):
         np.testing.assert_allclose(ours, given, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- sparse X
+
+
+@pytest.fixture(scope="module")
+def sparse_digits():
+    """Handwritten digits (1797 x 64 pixels, about half of them zero) as a CSR matrix."""
+    X, y = load_digits(return_X_y=True)
+    return sp.csr_matrix(X / 16), y
+
+
+@pytest.fixture(scope="module")
+def binned_diabetes(diabetes):
+    """Diabetes with each feature one-hot encoded into quantile bins: CSR, about 10 % non-zero."""
+    X, y = diabetes
+    binner = KBinsDiscretizer(n_bins=5, encode="onehot", quantile_method="averaged_inverted_cdf")
+    with warnings.catch_warnings():
+        # Sex takes two values: the binner drops its empty bins and says so.
+        warnings.filterwarnings("ignore", "Bins whose width are too small", UserWarning)
+        return binner.fit_transform(X), y
+
+
+SPARSE_CONFIGS = {
+    "plain": {},
+    "early stopping, sample weights": dict(early_stopping=True, n_iter_no_change=2),
+    "augmentation": dict(input_noise=0.05, mixup_alpha=0.2),
+    "batch norm, dropout, penalties": dict(batch_norm=True, dropout=0.2, l1=1e-4, l2=1e-3),
+}
+
+
+def assert_same_network(a, b):
+    """Same weights within float32 rounding (the batches and their order are the same)."""
+    state_a, state_b = a.net_.module_.state_dict(), b.net_.module_.state_dict()
+    assert state_a.keys() == state_b.keys()
+    for key, value in state_a.items():
+        torch.testing.assert_close(state_b[key], value, rtol=1e-5, atol=1e-6)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("config", list(SPARSE_CONFIGS))
+@pytest.mark.parametrize("Estimator", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_sparse_x_trains_the_same_network_and_predicts_as_dense(
+    Estimator, config, sparse_digits, binned_diabetes
+):
+    X, y = sparse_digits if Estimator is RegularizedMLPClassifier else binned_diabetes
+    params = dict(hidden_layer_sizes=(16,), max_iter=6, random_state=0, **SPARSE_CONFIGS[config])
+    weight = None
+    if params.get("early_stopping"):
+        weight = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    dense = Estimator(**params).fit(X.toarray(), y, sample_weight=weight)
+    sparse = Estimator(**params).fit(X, y, sample_weight=weight)
+    assert_same_network(dense, sparse)
+    if params.get("early_stopping"):
+        assert sparse.best_epoch_ == dense.best_epoch_
+        np.testing.assert_allclose(sparse.validation_scores_, dense.validation_scores_, rtol=1e-5)
+    assert sparse.n_features_in_ == X.shape[1] and not hasattr(sparse, "feature_names_in_")
+    # Each model predicts the same on X sparse and dense, and the two models agree.
+    expected = dense.predict(X.toarray())
+    for model in (dense, sparse):
+        if Estimator is RegularizedMLPClassifier:
+            np.testing.assert_array_equal(model.predict(X), expected)
+            proba = dense.predict_proba(X.toarray())
+            np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                model.predict_log_proba(X), np.log(proba), rtol=1e-5, atol=1e-6
+            )
+        else:
+            np.testing.assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-5)
+        assert model.score(X, y) == pytest.approx(dense.score(X.toarray(), y), rel=1e-5)
+
+
+def test_partial_fit_and_warm_start_continue_on_sparse_x_as_on_dense(sparse_digits):
+    X, y = sparse_digits
+    dense_X = X.toarray()
+    models = []
+    for first, second in [(dense_X, dense_X), (X, X), (dense_X, X)]:
+        model = RegularizedMLPClassifier((16,), max_iter=2, warm_start=True, random_state=0)
+        model.partial_fit(first[:900], y[:900], classes=np.arange(10))
+        model.fit(second, y)  # warm start: two more epochs on the same network
+        model.partial_fit(first[900:], y[900:])
+        assert len(model.loss_curve_) == 4
+        models.append(model)
+    for model in models[1:]:
+        assert_same_network(models[0], model)
+        np.testing.assert_array_equal(model.predict(X), models[0].predict(dense_X))
+
+
+def test_csc_and_sparse_arrays_fit_like_csr_and_are_left_as_they_were(sparse_digits):
+    X, y = sparse_digits
+    X32 = X.astype(np.float32)  # already what training needs: validation keeps the object
+    unsorted = X.copy()
+    for i in range(unsorted.shape[0]):  # reversed column order in each row: valid, not canonical
+        start, stop = unsorted.indptr[i], unsorted.indptr[i + 1]
+        unsorted.indices[start:stop] = unsorted.indices[start:stop][::-1].copy()
+        unsorted.data[start:stop] = unsorted.data[start:stop][::-1].copy()
+    unsorted.has_sorted_indices = False
+    inputs = {
+        "csr float32": X32, "csc": X.tocsc(), "csr_array": sp.csr_array(X),
+        "csc_array": sp.csc_array(X), "coo_array": sp.coo_array(X), "unsorted csr": unsorted,
+    }
+    params = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    reference = RegularizedMLPClassifier(**params).fit(X, y)
+    expected = reference.predict_proba(X)
+    for name, given in inputs.items():
+        before = copy.deepcopy(given)
+        model = RegularizedMLPClassifier(**params).fit(given, y, sample_weight=np.ones(len(y)))
+        np.testing.assert_allclose(model.predict_proba(given), expected, rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(reference.predict_proba(given), expected, err_msg=name)
+        assert type(given) is type(before) and given.dtype == before.dtype, name
+        assert given.format == before.format, name
+        for field in ("data", "indices", "indptr", "row", "col"):
+            if hasattr(before, field):
+                np.testing.assert_array_equal(getattr(given, field), getattr(before, field), name)
+    assert not unsorted.has_sorted_indices
+
+
+def test_a_sparse_dataframe_gives_feature_names(binned_diabetes):
+    X, y = binned_diabetes
+    names = [f"bin{i}" for i in range(X.shape[1])]
+    frame = pd.DataFrame.sparse.from_spmatrix(X, columns=names)
+    model = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(frame, y)
+    assert list(model.feature_names_in_) == names and model.n_features_in_ == X.shape[1]
+    dense = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(
+        pd.DataFrame(X.toarray(), columns=names), y
+    )
+    np.testing.assert_allclose(model.predict(frame), dense.predict(frame), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.predict(frame.rename(columns={"bin0": "other"}))
+
+
+def test_both_estimators_declare_sparse_input():
+    for Estimator in (RegularizedMLPClassifier, RegularizedMLPRegressor):
+        assert Estimator().__sklearn_tags__().input_tags.sparse
+
+
+def _resident_kib(field):
+    """A field of /proc/self/status (VmRSS, VmHWM) in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+@contextmanager
+def peak_memory():
+    """Peak memory allocated inside the block, in bytes.
+
+    ``traced``: numpy's and scipy's allocations, from ``tracemalloc`` (which does not see
+    torch's allocator). ``resident``: on Linux, where the high-water mark of the resident
+    set can be reset, its peak above the resident set before; it sees torch's memory too.
+    """
+    peak = {}
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
+        resident_before = _resident_kib("VmRSS")
+    except OSError:
+        resident_before = None
+    tracemalloc.start()
+    try:
+        yield peak
+    finally:
+        peak["traced"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        if resident_before is not None:
+            peak["resident"] = (_resident_kib("VmHWM") - resident_before) * 1024
+
+
+def test_a_sparse_matrix_too_large_to_densify_trains_and_predicts_in_bounded_memory():
+    # 200,000 x 5,000 at 0.1 % density: 9 MB as CSR float32, 4 GB dense.
+    n, d, per_row = 200_000, 5_000, 5
+    rng = np.random.default_rng(0)
+    # One non-zero in each fifth of the columns of every row: sorted, no duplicates.
+    columns = np.arange(per_row) * (d // per_row) + rng.integers(0, d // per_row, (n, per_row))
+    X = sp.csr_matrix(
+        (rng.uniform(0.5, 1.5, n * per_row).astype(np.float32), columns.ravel(),
+         np.arange(0, n * per_row + 1, per_row)),
+        shape=(n, d),
+    )
+    # The class: whether the first half of the columns holds more of the row's mass.
+    y = (X[:, : d // 2].sum(axis=1).A1 > X[:, d // 2 :].sum(axis=1).A1).astype(int)
+    dense_bytes = n * d * 4
+    model = RegularizedMLPClassifier((8,), batch_size=2000, max_iter=1, random_state=0)
+    with peak_memory() as peak:
+        model.fit(X, y)
+        proba = model.predict_proba(X)
+    assert model.n_iter_ == 1 and proba.shape == (n, 2)
+    assert peak["traced"] < dense_bytes / 10, peak
+    if "resident" in peak:
+        assert peak["resident"] < dense_bytes / 4, peak
+    np.testing.assert_allclose(
+        proba[:2000], model.predict_proba(X[:2000].toarray()), rtol=1e-5, atol=1e-7
+    )

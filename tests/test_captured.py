@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from skorch.callbacks import Callback
 from torch import nn
@@ -14,6 +15,7 @@ from skreg._captured import CapturedTrainer, DeviceLearningRates
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
+from skreg._sparse import SparseRowsDataset, batch_iterator
 
 
 class CountBatches(Callback):
@@ -113,6 +115,14 @@ def test_on_grad_computed_callbacks_and_sgd_are_refused():
         make_net(True, callbacks=[ClipsGradients()]).fit(X, y)
     with pytest.raises(ValueError, match="adam"):
         make_net(True, optimizer=torch.optim.SGD).fit(X, y)
+
+
+def test_sparse_rows_are_refused_with_the_way_out():
+    X, y = data()
+    rows = SparseRowsDataset(sp.csr_matrix(X.numpy()), y)
+    net = make_net(True, iterator_train=batch_iterator, iterator_valid=batch_iterator)
+    with pytest.raises(ValueError, match="cuda_graph=True needs dense X.*cuda_graph=False"):
+        net.fit(rows, y)
 
 
 @pytest.mark.parametrize(

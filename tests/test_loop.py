@@ -139,16 +139,19 @@ def test_training_matches_a_hand_written_loop(cancer):
 
     seed = int(np.random.RandomState(3).randint(np.iinfo(np.int32).max))
     init = torch.Generator().manual_seed(derived_seed(seed, INITIALIZATION))
-    module = MLPModule(X.shape[1], 2, [16], "relu", [0.0], False, generator=init)
+    # A binary target: one logit and binary cross-entropy of 0/1 targets.
+    module = MLPModule(X.shape[1], 1, [16], "relu", [0.0], False, generator=init)
     optimizer = torch.optim.Adam(module.parameters(), lr=0.001)
-    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
     for epoch in range(1, 5):
         generator = torch.Generator().manual_seed(derived_seed(seed, EPOCH, epoch))
         order = torch.randperm(len(X), generator=generator)
         for start in range(0, len(X), 64):
             index = order[start : start + 64]
             optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(module(X_t[index]), y_t[index])
+            loss = nn.functional.binary_cross_entropy_with_logits(
+                module(X_t[index]), y_t[index]
+            )
             weights = [p for p in module.parameters() if p.ndim >= 2]
             loss = loss + 1e-3 * sum(w.abs().sum() for w in weights)
             loss = loss + 0.5e-2 * sum((w * w).sum() for w in weights)

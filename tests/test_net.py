@@ -13,6 +13,8 @@ from skreg._augment import BatchAugmentation
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
+from skreg._output import LogisticLoss
+from skreg._weights import WeightedTarget
 
 
 def initialized_net(criterion, n_outputs=3):
@@ -41,12 +43,19 @@ def case(name, generator):
         "squared error, several outputs": (
             nn.MSELoss(reduction="none"), torch.randn(32, 3, generator=generator)
         ),
+        "logistic, several labels": (
+            LogisticLoss(), torch.randint(0, 2, (32, 3), generator=generator).float()
+        ),
+        "logistic, label smoothing": (
+            LogisticLoss(0.1), torch.randint(0, 2, (32, 3), generator=generator).float()
+        ),
     }[name]
 
 
 @pytest.mark.parametrize(
     "name",
-    ["class indices", "label smoothing", "class probabilities", "squared error, several outputs"],
+    ["class indices", "label smoothing", "class probabilities", "squared error, several outputs",
+     "logistic, several labels", "logistic, label smoothing"],
 )
 def test_fused_mean_loss_matches_the_mean_of_per_row_losses(name):
     generator = torch.Generator().manual_seed(0)
@@ -85,6 +94,20 @@ def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion):
     expected = criterion(y_pred, target)
     expected = expected.reshape(len(expected), -1).mean(dim=1).mean() if expected.ndim else expected
     torch.testing.assert_close(net.get_loss(y_pred, target), expected)
+
+
+def test_binary_logistic_loss_takes_the_fused_path_and_trains_like_unit_weights():
+    generator = torch.Generator().manual_seed(2)
+    net = initialized_net(LogisticLoss(), n_outputs=1)
+    target = torch.randint(0, 2, (32, 1), generator=generator).float()
+    y_pred = torch.randn(32, 1, generator=generator).requires_grad_()
+    weighted_pred = y_pred.detach().clone().requires_grad_()
+    fused = net._fused_mean_loss(y_pred, target)
+    assert fused is not None
+    weighted = net.get_loss(weighted_pred, WeightedTarget(target, torch.ones(32)))
+    fused.backward()
+    weighted.backward()
+    assert torch.equal(fused, weighted) and torch.equal(y_pred.grad, weighted_pred.grad)
 
 
 @pytest.mark.parametrize("batch_size", [150, 64])

@@ -26,6 +26,8 @@ RNG = np.random.RandomState(0)
 X = pd.DataFrame(RNG.normal(size=(60, 4)), columns=["w", "x", "y", "z"])
 LABELS = np.array(["cat", "dog", "eel"])[RNG.randint(0, 3, 60)]
 TARGETS = np.c_[X["w"] + X["x"], X["y"] - X["z"]]
+BINARY_LABELS = np.where(LABELS == "cat", "cat", "other")
+INDICATOR = np.c_[X["w"] > 0, X["x"] > 0, X["y"] + X["z"] > 0].astype(int)
 CUDA = torch.cuda.is_available()
 
 
@@ -36,11 +38,16 @@ def models():
 
 
 def fitted_models():
+    """A multiclass classifier, a regressor, a binary and a multilabel classifier."""
     return [
         RegularizedMLPClassifier((8, 4), dropout=[0.1, 0.2], batch_norm=True, early_stopping=True,
                                  max_iter=4, random_state=0).fit(X, LABELS),
         RegularizedMLPRegressor((8,), solver="sgd", l1=1e-3, l2=1e-3, max_iter=3,
                                 random_state=0).fit(X.to_numpy(), TARGETS),
+        RegularizedMLPClassifier((8,), l2=1e-3, class_weight="balanced", max_iter=3,
+                                 random_state=0).fit(X, BINARY_LABELS),
+        RegularizedMLPClassifier((8,), dropout=0.1, early_stopping=True, max_iter=4,
+                                 random_state=0).fit(X, INDICATOR),
     ]
 
 
@@ -142,18 +149,27 @@ def test_save_and_load_round_trip(models, tmp_path):
 
 
 @pytest.mark.parametrize("random_state", [0, None])
-def test_loaded_model_goes_on_training_exactly_like_the_original(tmp_path, random_state):
+@pytest.mark.parametrize("y, n_outputs, out_activation", [
+    (LABELS, 3, "softmax"), (BINARY_LABELS, 1, "logistic"), (INDICATOR, 3, "logistic"),
+], ids=["multiclass", "binary", "multilabel"])
+def test_loaded_model_goes_on_training_exactly_like_the_original(
+    tmp_path, y, n_outputs, out_activation, random_state
+):
     # The file keeps the seed that continued training draws from, also for a seed that
     # random_state=None drew.
     model = RegularizedMLPClassifier(
         (8,), dropout=0.2, max_iter=3, warm_start=True, random_state=random_state
     )
-    model.fit(X, LABELS)
+    model.fit(X, y)
     skreg.save(model, tmp_path / "m.safetensors")
     loaded = skreg.load(tmp_path / "m.safetensors")
-    model.fit(X, LABELS)
-    loaded.fit(X, LABELS)
-    assert loaded.n_iter_ == model.n_iter_ == 6
+    assert loaded.n_outputs_ == n_outputs and loaded.out_activation_ == out_activation
+    assert loaded.net_.module_.output.out_features == n_outputs
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    model.fit(X, y)
+    loaded.fit(X, y)
+    assert loaded.n_iter_ == model.n_iter_ == 3 and len(loaded.loss_curve_) == 6
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
@@ -214,6 +230,28 @@ class WritesAFileWhenUnpickled:
 def test_load_refuses_tampered_files(models, tmp_path, tamper, match):
     path = tmp_path / "m.safetensors"
     skreg.save(models[0], path)
+    rewrite_header(path, tamper)
+    with pytest.raises(ValueError, match=match):
+        skreg.load(path)
+
+
+@pytest.mark.parametrize("index, tamper, match", [
+    (0, lambda h: h["fitted"].update(n_outputs_=2), "network has 3 outputs but n_outputs_=2"),
+    (0, lambda h: h["fitted"].update(out_activation_="logistic"), "multilabel outputs need"),
+    (2, lambda h: h["fitted"]["classes_"].update(__ndarray__=["a", "b", "c"], shape=[3]),
+     "binary output needs 2 classes"),
+    (3, lambda h: h["fitted"]["classes_"].update(__ndarray__=[0, 1, 2, 3], shape=[4]),
+     r"multilabel outputs need classes_ 0..2, got \[0, 1, 2, 3\]"),
+    (2, lambda h: h["fitted"].update(out_activation_="softmax"), "softmax output needs"),
+    (1, lambda h: h["fitted"].update(n_outputs_=1), "network has 2 outputs but n_outputs_=1"),
+    (2, lambda h: h["fitted"].pop("out_activation_"), "malformed"),
+    (2, lambda h: h.update(format_version=1), "file format 1"),
+])
+def test_load_checks_the_network_outputs_against_the_fitted_attributes(
+    models, tmp_path, index, tamper, match
+):
+    path = tmp_path / "m.safetensors"
+    skreg.save(models[index], path)
     rewrite_header(path, tamper)
     with pytest.raises(ValueError, match=match):
         skreg.load(path)

@@ -1,11 +1,14 @@
 """Monte Carlo dropout predictions of both estimators."""
 
 import numpy as np
+import pytest
+import scipy.sparse as sp
 import torch
+from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, _base
 from skreg._uncertainty import has_dropout
 
 
@@ -83,6 +86,19 @@ def test_classifier_probabilities_and_their_spread(cancer):
     np.testing.assert_allclose(spread[:, 0], spread[:, 1], atol=1e-12)
 
 
+def test_multilabel_probabilities_and_their_spread():
+    X, Y = make_multilabel_classification(n_samples=50, random_state=0, return_indicator=True)
+    model = RegularizedMLPClassifier(dropout=0.5, max_iter=10, random_state=0).fit(X, Y)
+    proba, spread = model.predict_proba(X, return_std=True)
+    assert proba.shape == spread.shape == (50, 5)
+    assert np.all((proba > 0) & (proba < 1)) and np.all(spread >= 0) and spread.mean() > 0
+    # Without dropout the passes agree with the deterministic probabilities.
+    plain = RegularizedMLPClassifier(max_iter=10, random_state=0).fit(X, Y)
+    mean, std = plain.predict_proba(X, return_std=True)
+    assert np.all(std == 0)
+    np.testing.assert_array_equal(mean, plain.predict_proba(X))
+
+
 def test_return_std_passes_through_a_pipeline(diabetes):
     X, y = diabetes
     pipe = make_pipeline(
@@ -90,3 +106,19 @@ def test_return_std_passes_through_a_pipeline(diabetes):
     ).fit(X, y)
     mean, std = pipe.predict(X, return_std=True)
     assert mean.shape == std.shape == (len(X),)
+
+
+@pytest.mark.parametrize("Estimator", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_sparse_x_gets_the_passes_of_the_same_x_dense(Estimator, monkeypatch):
+    X, y = load_digits(return_X_y=True)
+    X = sp.csr_matrix(X / 16)  # pixels, about half of them zero
+    # Chunks of 500 rows: the passes of each chunk are seeded apart, so this checks that
+    # sparse X is cut into the chunks dense X is cut into.
+    monkeypatch.setattr(_base, "PREDICT_CHUNK_ROWS", 500)
+    model = Estimator((16,), dropout=0.3, max_iter=3, mc_samples=8, random_state=0).fit(X, y)
+    predict = model.predict_proba if Estimator is RegularizedMLPClassifier else model.predict
+    mean, std = predict(X, return_std=True)
+    dense_mean, dense_std = predict(X.toarray(), return_std=True)
+    assert np.all(std > 0) if std.ndim == 1 else std.mean() > 0
+    np.testing.assert_allclose(mean, dense_mean, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(std, dense_std, rtol=1e-4, atol=1e-7)

@@ -38,7 +38,7 @@ def same(a, b):
     if isinstance(a, pd.DataFrame):
         return a.equals(b) and list(a.columns) == list(b.columns)
     if sp.issparse(a):
-        return (a != b).nnz == 0
+        return a.format == b.format and np.array_equal(a.toarray(), b.toarray(), equal_nan=True)
     try:
         return np.array_equal(a, b, equal_nan=True)
     except TypeError:  # object arrays cannot compare NaN
@@ -77,9 +77,12 @@ FIT_CASES = {
                      "only one class"),
     "continuous target to classifier": (RegularizedMLPClassifier, X, Y_REG, ValueError,
                                         "Unknown label type: continuous"),
-    "multilabel target to classifier": (RegularizedMLPClassifier, X,
-                                        np.c_[X[:, 0] > 0, X[:, 1] > 0].astype(int),
-                                        ValueError, "1d array"),
+    "indicator matrix of 1 and 2": (RegularizedMLPClassifier, X,
+                                    np.c_[X[:, 0] > 0, X[:, 1] > 0].astype(int) + 1,
+                                    ValueError, r"indicator matrix of 0 and 1.*\[1, 2\]"),
+    "multiclass-multioutput target to classifier": (
+        RegularizedMLPClassifier, X, np.c_[Y_CLASS, Y_CLASS[::-1]], ValueError,
+        "binary, multiclass and multilabel.*got multiclass-multioutput"),
     "text target to regressor": (RegularizedMLPRegressor, X, Y_CLASS, ValueError,
                                  "y contains text.*RegularizedMLPClassifier"),
     "huge target to regressor": (RegularizedMLPRegressor, X, Y_REG * 1e306, ValueError,
@@ -98,7 +101,10 @@ FIT_CASES = {
     "complex X": ("both", X + 1j, None, ValueError, "Complex data not supported"),
     "complex y": (RegularizedMLPRegressor, X, Y_REG + 1j, ValueError,
                   "Complex data not supported"),
-    "sparse X": ("both", sp.csr_matrix(X), None, TypeError, "Sparse data was passed for X"),
+    "nan stored in sparse X": ("both", sp.csr_matrix(with_value(X, (0, 0), np.nan)), None,
+                               ValueError, "Input X contains NaN"),
+    "inf stored in sparse X": ("both", sp.csc_matrix(with_value(X, (3, 1), np.inf)), None,
+                               ValueError, "infinity"),
     "ragged rows": ("both", [[1.0, 2.0], [3.0]] * 10, None, ValueError, "inhomogeneous"),
     "nullable integers with NA": (
         "both", pd.DataFrame({"a": pd.array([1, None] + [2] * 18, dtype="Int64")}), None,
@@ -153,7 +159,12 @@ PREDICT_CASES = {
                     "OneHotEncoder"),
     "1-D X": (X[0], ValueError, "Expected 2D array"),
     "empty": (X[:0], ValueError, "0 sample"),
-    "sparse": (sp.csr_matrix(X), TypeError, "Sparse data"),
+    "nan stored in sparse X": (sp.csr_matrix(with_value(X, (0, 0), np.nan)), ValueError,
+                               "Input X contains NaN"),
+    "inf stored in sparse X": (sp.csr_array(with_value(X, (0, 0), np.inf)), ValueError,
+                               "infinity"),
+    "sparse X with too few features": (sp.csr_matrix(X[:, :2]), ValueError,
+                                       "X has 2 features, but .* is expecting 3"),
     # Every sign pattern at float32's largest value: some hidden unit overflows to inf.
     "overflowing input": (3.4e38 * np.array(np.meshgrid(*[[-1, 1]] * 3)).reshape(3, -1).T, ValueError, "NaN or infinite for"),
 }
@@ -172,11 +183,6 @@ def test_bad_input_to_predict(Estimator, name):
     methods = [model.predict] + ([model.predict_proba] if hasattr(model, "predict_proba") else [])
     for method in methods:
         assert_raises_unchanged(lambda X_, _: method(X_), X_bad, None, error, match)
-
-
-def test_sparse_input_is_refused_with_the_way_out():
-    with pytest.raises(TypeError, match=r"dense data is required.*toarray"):
-        RegularizedMLPRegressor(**TINY).fit(sp.csr_matrix(X), Y_REG)
 
 
 def test_text_columns_suggest_encoding_and_pipeline_works():
@@ -246,6 +252,7 @@ BAD_VALUES = {
     "momentum": [1.5, np.nan],
     "batch_size": [0, 2.5, True, "big"],
     "max_iter": [0, 2.5, True],
+    "max_fun": [0, 2.5, True],
     "tol": [-1.0, np.nan],
     "n_iter_no_change": [0, 1.5],
     "validation_fraction": [0.0, 1.0],
@@ -253,7 +260,7 @@ BAD_VALUES = {
     "verbose": [-1, "loud"],
     "shuffle": [1, "yes"],
     "activation": ["ReLU", None],
-    "solver": ["lbfgs"],
+    "solver": ["newton"],
     "device": ["gpu", "cuda:x", "", "meta", 0],
     "callbacks": ["print", [1], [("name",)]],
 }
