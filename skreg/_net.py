@@ -3,6 +3,7 @@
 import functools
 import inspect
 
+import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
@@ -167,7 +168,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         if generators is not None and isinstance(iterator, TensorBatchIterator):
             # The permutation is drawn where the rows are: on the host for data
             # that does not fit on the device.
-            iterator.generator = generators.on(iterator.X.device)
+            # Sparse rows are indexed on the host but ordered where their targets live.
+            rows = iterator.X if isinstance(iterator.X, torch.Tensor) else iterator.y
+            iterator.generator = generators.on(rows.device)
         if training and self.augmentation is not None:
             generator = None if generators is None else generators.on(self.device)
             return AugmentedIterator(iterator, self.augmentation, generator)

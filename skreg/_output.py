@@ -15,7 +15,7 @@ predictions and validation accuracy for each layout.
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit, log_expit, softmax
+from scipy.special import expit, softmax
 from sklearn.utils.validation import column_or_1d
 from torch import nn
 from torch.nn import functional as F
@@ -152,16 +152,15 @@ def probabilities(logits, layout):
 
 
 def log_probabilities(logits, layout):
-    """``predict_log_proba`` from the logits, finite where a probability rounds to 0 or 1.
+    """``predict_log_proba``: the logarithm of :func:`probabilities`, as scikit-learn's MLP.
 
-    ``log(1 - sigmoid(z))`` is ``log_sigmoid(-z)``; computing it from the logit
-    keeps its accuracy where ``1 - p`` would cancel.
+    scikit-learn takes the log of its probabilities, so a probability that rounds
+    to 0 gives ``-inf`` and one that rounds to 1 gives 0, and the argmax of the
+    log probabilities is that of the probabilities, ties included. The same
+    holds here (the log of a rounded probability is what callers compare with).
     """
-    if layout == MULTICLASS:
-        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-    if layout == BINARY:
-        return np.column_stack([log_expit(-logits[:, 0]), log_expit(logits[:, 0])])
-    return log_expit(logits)
+    with np.errstate(divide="ignore"):
+        return np.log(probabilities(logits, layout))
 
 
 def predictions(logits, layout, classes):

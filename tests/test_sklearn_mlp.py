@@ -12,6 +12,7 @@ reason, and run as strict expected failures: one that starts passing fails
 the run, so the list stays true. ``docs/from_sklearn.rst`` gives the same list.
 """
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -45,6 +46,16 @@ EXPECTED_FAILURES = {
         "dtype('float32')\"); sklearn trains in float64 and reports the non-finite weights "
         "that result"
     ),
+    "test_preserve_feature_names[RegularizedMLPClassifier]": (
+        "only its classifier case fails: it fits y with a single class, which skreg's "
+        "classifier refuses with a clear error (a deliberate difference; sklearn's MLP fits "
+        "it); the regressor case passes"
+    ),
+    "test_lbfgs_classification_maxfun[X1-y1]": (
+        "on the binary digits with relu, skreg's L-BFGS meets scipy's convergence test within "
+        "max_fun=10 evaluations (8 iterations, no warning) from torch's initialization, so "
+        "the warning the test expects is not raised; the other three activations warn"
+    ),
     "test_verbose_sgd": (
         "expects sklearn's 'Iteration N, loss = ...' lines; skreg's verbose prints skorch's "
         "table of epochs (a deliberate difference: one row per epoch with every loss, score "
@@ -77,6 +88,32 @@ def global_random_seed(request):
     return request.param
 
 
+def _xfail_parameters(function, expected):
+    """``function`` with the parametrized cases named in ``expected`` (id -> reason) xfailed."""
+    marks = []
+    for mark in getattr(function, "pytestmark", []):
+        if mark.name == "parametrize":
+            argnames, argvalues = mark.args[:2]
+            names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else argnames
+            values = []
+            for index, value in enumerate(argvalues):
+                # pytest's ids: a class's name, else the argument names with the case's index.
+                label = getattr(value, "__name__", None) or "-".join(f"{n}{index}" for n in names)
+                if label in expected:
+                    xfail = pytest.mark.xfail(reason=expected[label], strict=True)
+                    value = pytest.param(*(value if len(names) > 1 else (value,)), marks=xfail)
+                values.append(value)
+            mark = pytest.mark.parametrize(argnames, values, **mark.kwargs).mark
+        marks.append(mark)
+
+    @functools.wraps(function)
+    def test(*args, **kwargs):
+        return function(*args, **kwargs)
+
+    test.pytestmark = marks
+    return test
+
+
 def _collect():
     tests = {}
     for name, function in vars(_SKLEARN_TESTS).items():
@@ -84,6 +121,13 @@ def _collect():
             continue
         if name in EXPECTED_FAILURES:
             function = pytest.mark.xfail(reason=EXPECTED_FAILURES[name], strict=True)(function)
+        cases = {
+            key[len(name) + 1 : -1]: reason
+            for key, reason in EXPECTED_FAILURES.items()
+            if key.startswith(name + "[")
+        }
+        if cases:
+            function = _xfail_parameters(function, cases)
         tests[name] = function
     return tests
 
@@ -92,5 +136,5 @@ globals().update(_collect())
 
 
 def test_expected_failures_name_existing_tests():
-    missing = set(EXPECTED_FAILURES) - set(vars(_SKLEARN_TESTS))
+    missing = {name.split("[")[0] for name in EXPECTED_FAILURES} - set(vars(_SKLEARN_TESTS))
     assert not missing, f"EXPECTED_FAILURES names tests sklearn no longer has: {missing}"
