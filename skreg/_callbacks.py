@@ -167,10 +167,10 @@ class NoImprovementStopping(Callback):
     the best validation score (ties keep the earlier one, as in sklearn) and puts
     it back when training ends, so that the network, ``best_validation_score_``
     and ``best_epoch_`` always describe the same epoch. An epoch whose training
-    loss is not finite and whose validation score is NaN (the weights have
-    diverged) stops training at once with ``early_stopping`` and the best epoch
-    so far is restored (sklearn trains on to ``max_iter`` with NaN weights, and
-    restores the same epoch).
+    loss is not finite (the weights have diverged) is never the best one, and
+    stops training at once with ``early_stopping``: the best epoch so far is
+    restored (sklearn trains on to ``max_iter`` with the diverged weights, and
+    restores its best epoch).
 
     The state (best values, count, best weights) lives on the callback, which
     skorch keeps between the calls of a ``warm_start`` or ``partial_fit``
@@ -231,10 +231,12 @@ class NoImprovementStopping(Callback):
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
         if self.early_stopping:
-            score = row.get("valid_score", math.nan)
+            # An epoch whose training loss is not finite has diverged weights: whatever
+            # its score (an accuracy stays finite), it is never the best epoch, and
+            # nothing later can beat the best one kept so far.
+            diverged = not math.isfinite(row["train_loss"])
+            score = math.nan if diverged else row.get("valid_score", math.nan)
             self._update_from_score(net, score)
-            # NaN weights stay NaN: nothing later can beat the best epoch kept so far.
-            diverged = math.isnan(score) and not math.isfinite(row["train_loss"])
         else:
             self._update_from_loss(row["train_loss"], len(net.history))
             diverged = False

@@ -170,6 +170,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             # that does not fit on the device.
             # Sparse rows are indexed on the host but ordered where their targets live.
             rows = iterator.X if isinstance(iterator.X, torch.Tensor) else iterator.y
+            rows = getattr(rows, "target", rows)  # targets that carry sample weights
             iterator.generator = generators.on(rows.device)
         if training and self.augmentation is not None:
             generator = None if generators is None else generators.on(self.device)

@@ -171,16 +171,20 @@ class SparseBatchIterator(TensorBatchIterator):
     merge_single_row_tail : bool, default=False
     device : str or torch.device, optional
         Where batches are needed; by default the host.
+    generator : torch.Generator, optional
+        Draws the permutations, as for :class:`skreg._data.TensorBatchIterator`.
     """
 
     def __init__(
-        self, dataset, batch_size, shuffle=False, merge_single_row_tail=False, device=None
+        self, dataset, batch_size, shuffle=False, merge_single_row_tail=False, device=None,
+        generator=None,
     ):
         self.X, self.y = sparse_pair(dataset)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.merge_single_row_tail = merge_single_row_tail
         self.device = device
+        self.generator = generator
 
     def __iter__(self):
         X, y = self.X, self.y
@@ -188,7 +192,8 @@ class SparseBatchIterator(TensorBatchIterator):
             for start, stop in self._bounds():
                 yield dense_rows(X[start:stop], self.device), (None if y is None else y[start:stop])
             return
-        order = torch.randperm(X.shape[0], device=_rows_device(y))
+        # The fit's generator, as the dense iterator draws its order (see _data.py).
+        order = torch.randperm(X.shape[0], generator=self.generator, device=_rows_device(y))
         # One copy of the order to the host per epoch, not a device sync per batch.
         host_order = order.cpu().numpy()
         for start, stop in self._bounds():

@@ -4,7 +4,6 @@ that name the problem and how to fix it.
 Everything here reads its arguments and never writes to them.
 """
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -129,41 +128,6 @@ def check_missing_labels(y):
         raise ValueError(
             f"y contains {int(missing.sum())} missing label(s) (None or NaN); drop those rows "
             "or give them a label of their own."
-        )
-
-
-def check_validation_split(n_samples, validation_fraction, class_counts=None):
-    """Raise a ValueError if early stopping's validation split cannot be made.
-
-    The split follows skorch's ``ValidSplit`` with a float: ``ceil(fraction * n)``
-    validation rows, stratified by class for classifiers.
-
-    Parameters
-    ----------
-    n_samples : int
-    validation_fraction : float
-    class_counts : array of int or None
-        Samples per class (classifiers), or None (regressors).
-    """
-    n_valid = math.ceil(validation_fraction * n_samples)
-    n_train = n_samples - n_valid
-    needed = 1 if class_counts is None else len(class_counts)
-    problem = None
-    if n_train < needed or n_valid < needed:
-        what = "sample" if class_counts is None else "sample per class"
-        problem = (
-            f"holds out {n_valid} of the {n_samples} samples for validation and keeps "
-            f"{n_train} for training, but each part needs at least one {what}"
-        )
-    elif class_counts is not None and min(class_counts) < 2:
-        problem = (
-            "stratifies the validation split by class, which needs at least 2 samples of "
-            f"every class, but one class has only {int(min(class_counts))}"
-        )
-    if problem:
-        raise ValueError(
-            f"early_stopping=True with validation_fraction={validation_fraction} {problem}. "
-            "Use more samples, change validation_fraction, or set early_stopping=False."
         )
 
 

@@ -76,7 +76,11 @@ def test_divergence_under_early_stopping_restores_the_best_epoch(cancer):
     assert not np.isfinite(model.loss_curve_).all()
     restored = model.net_.module_.state_dict().values()
     assert all(torch.isfinite(tensor).all() for tensor in restored)
-    assert model.best_validation_score_ == max(model.validation_scores_)
+    # A diverged epoch is never the best one (its accuracy is finite, its weights are not),
+    # and training stops at it.
+    finite = np.isfinite(model.loss_curve_)
+    assert not finite[-1] and finite[:-1].all()
+    assert model.best_validation_score_ == max(np.asarray(model.validation_scores_)[finite])
 
 
 def test_guard_lets_finite_training_through_and_keeps_no_copies(diabetes):

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 from scipy import sparse
-from scipy.special import expit, log_expit
+from scipy.special import expit
 from sklearn.datasets import load_iris, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import ShuffleSplit
 from sklearn.neural_network import MLPClassifier
 
 from skreg import RegularizedMLPClassifier

@@ -74,7 +74,7 @@ def test_with_minibatches_weights_shift_predictions_like_repeated_rows():
     )
     weights = np.where(y == 0, 4, 1)
     X_rep, y_rep = np.repeat(X, weights, axis=0), np.repeat(y, weights)
-    params = dict(hidden_layer_sizes=(16,), batch_size=32, max_iter=20, random_state=0)
+    params = dict(hidden_layer_sizes=(16,), batch_size=32, max_iter=60, alpha=0.0, random_state=0)
     repeated = RegularizedMLPClassifier(**params).fit(X_rep, y_rep).predict_proba(X)[:, 0].mean()
     weighted = RegularizedMLPClassifier(**params).fit(X, y, sample_weight=weights)
     unweighted = RegularizedMLPClassifier(**params).fit(X, y)
