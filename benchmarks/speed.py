@@ -553,10 +553,24 @@ def section_scaling(sizes, d, hidden, batch_size, device):
 
 
 # ---------------------------------------------------------------------------- report
+def git_commit():
+    """The commit the benchmark runs on, with "+changes" when the tree differs from it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" +changes" if dirty.strip() else "")
+
+
 def markdown_report(settings, info, peak_gflops, load_before, load_after, frames, device):
     lines = [f"# skreg speed benchmark ({device})", "",
              f"Command: `PYTHONPATH=. python benchmarks/speed.py {' '.join(sys.argv[1:])}`", "",
              f"Date (UTC): {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}", "",
+             f"Git commit: {git_commit()}", "",
              "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in info.items()]
     lines += [f"- load average (1, 5, 15 min) before: {load_before}, after: {load_after}",
