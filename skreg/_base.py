@@ -99,7 +99,9 @@ def _checked_weight_arrays(arrays, name, shapes):
     """``arrays`` as finite float64 arrays of ``shapes``, or a ValueError naming ``name``."""
     arrays = list(arrays)
     if len(arrays) != len(shapes):
-        raise ValueError(f"{name} has {len(arrays)} arrays but the network has {len(shapes)} layers.")
+        raise ValueError(
+            f"{name} has {len(arrays)} arrays but the network has {len(shapes)} layers."
+        )
     checked = []
     for index, (array, shape) in enumerate(zip(arrays, shapes)):
         array = np.asarray(array, dtype=np.float64)
@@ -262,7 +264,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         """Return ``score_fn(y_true, y_pred)`` recorded as ``validation_scores_``."""
 
     def _stratification(self, target):
-        """The labels early stopping's validation split is stratified on, or None (not stratified)."""
+        """The labels early stopping's split is stratified on, or None (not stratified)."""
         return None
 
     def _one_hot_classes(self, n_outputs):
@@ -348,9 +350,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         if scheduler is not None:
             callbacks.append(("lr_scheduler", scheduler))
         if self.learning_rate == "invscaling" and self.solver == "sgd":
-            callbacks.append(
-                ("invscaling", InverseScalingLR(self.learning_rate_init, self.power_t, n_train_rows))
-            )
+            schedule = InverseScalingLR(self.learning_rate_init, self.power_t, n_train_rows)
+            callbacks.append(("invscaling", schedule))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         stopping = NoImprovementStopping(

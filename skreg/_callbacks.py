@@ -78,7 +78,7 @@ def r2_from_outputs(y_true, y_pred, sample_weight=None):
 
 
 def poisson_r2_from_log_outputs(y_true, log_pred, sample_weight=None):
-    """R^2 of the predictions ``exp(log_pred)`` of a Poisson (log-link) network, as sklearn scores."""
+    """R^2 of the predictions ``exp(log_pred)`` of a Poisson (log-link) network, as sklearn's."""
     return r2_from_outputs(y_true, log_pred.exp(), sample_weight)
 
 
@@ -290,7 +290,7 @@ def _state_copy(module):
 
 
 class InverseScalingLR(Callback):
-    """sklearn's ``learning_rate="invscaling"``: after each epoch, ``lr = lr_init / (t + 1) ** power_t``.
+    """sklearn's ``learning_rate="invscaling"``: ``lr = lr_init / (t + 1) ** power_t`` per epoch.
 
     ``t`` is the number of training rows seen so far over every call of the fit
     (sklearn's ``t_``), which the estimator passes in as ``rows_seen`` before a

@@ -13,7 +13,7 @@ from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import accuracy_from_logits
-from ._docs import CLASSIFIER_PARAMETERS, NOTES, parameters_doc
+from ._docs import CLASSIFIER_PARAMETERS, FITTED_ATTRIBUTES, NOTES, parameters_doc
 from ._lbfgs import has_stochastic_solver
 from ._output import (
     BINARY,
@@ -65,27 +65,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         for binary and multilabel targets.
     net_ : skreg._net.RegularizedNet
         The fitted skorch net, with its ``history``.
-    n_iter_ : int
-        Number of epochs run by the last call (one after ``partial_fit``), as
-        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
-    t_ : int
-        Number of training rows seen over every call since the network was
-        built (scikit-learn's count of samples).
-    loss_ : float
-        Training loss of the last epoch; with ``solver="lbfgs"``, the
-        objective at the final weights, as scikit-learn's ``loss_``.
-    coefs_ : list of ndarray
-        Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
-        scikit-learn (copies in the training data's float dtype; assigning a
-        list writes it into the network).
-    intercepts_ : list of ndarray
-        Bias vector of each layer, of shape ``(n_out,)``.
-    n_layers_ : int
-        Number of layers, input and output layers included.
-    out_activation_ : str
-        Name of the output activation.
-    loss_curve_ : list of float
-        Over every call since the network was built, the training loss (penalty included) of each epoch.
+{fitted}    loss_curve_ : list of float
+        Training loss (penalty included) of each epoch, over every call since
+        the network was built.
     best_loss_ : float or None
         Lowest training loss; None with ``early_stopping=True``.
     validation_scores_ : list of float or None
@@ -515,4 +497,4 @@ RegularizedMLPClassifier.__doc__ = RegularizedMLPClassifier.__doc__.replace(
         "one-hot class targets (0/1 targets of logistic outputs)",
         CLASSIFIER_PARAMETERS,
     ),
-).replace("{notes}", NOTES)
+).replace("{notes}", NOTES).replace("{fitted}", FITTED_ATTRIBUTES)

@@ -240,6 +240,26 @@ CLASSIFIER_PARAMETERS = """\
         belong to several classes or none.
 """
 
+FITTED_ATTRIBUTES = """\
+    n_iter_ : int
+        Number of epochs run by the last call (one after ``partial_fit``), as
+        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
+    t_ : int
+        Number of training rows seen over every call since the network was
+        built (scikit-learn's count of samples).
+    loss_ : float
+        Training loss of the last epoch; with ``solver="lbfgs"``, the
+        objective at the final weights, as scikit-learn's ``loss_``.
+    coefs_ : list of ndarray
+        Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
+        scikit-learn (copies in the training data's float dtype; assigning a
+        list writes it into the network).
+    intercepts_ : list of ndarray
+        Bias vector of each layer, of shape ``(n_out,)``.
+    n_layers_ : int
+        Number of layers, input and output layers included.
+"""
+
 NOTES = """\
     Notes
     -----

@@ -8,7 +8,7 @@ from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
-from ._docs import NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
+from ._docs import FITTED_ATTRIBUTES, NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
 from ._lbfgs import has_stochastic_solver
 from ._validation import check_numeric_target, check_poisson_target
 
@@ -34,27 +34,11 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Number of targets.
     y_mean_, y_scale_ : ndarray of shape (``n_outputs_``,)
         Mean and standard deviation used to standardize the targets.
-    n_iter_ : int
-        Number of epochs run by the last call (one after ``partial_fit``), as
-        in scikit-learn; with ``solver="lbfgs"``, its L-BFGS iterations.
-    t_ : int
-        Number of training rows seen over every call since the network was
-        built (scikit-learn's count of samples).
-    loss_ : float
-        Training loss of the last epoch; with ``solver="lbfgs"``, the
-        objective at the final weights, as scikit-learn's ``loss_``.
-    coefs_ : list of ndarray
-        Weight matrix of each layer, of shape ``(n_in, n_out)``, as in
-        scikit-learn (copies in the training data's float dtype; assigning a
-        list writes it into the network).
-    intercepts_ : list of ndarray
-        Bias vector of each layer, of shape ``(n_out,)``.
-    n_layers_ : int
-        Number of layers, input and output layers included.
-    out_activation_ : str
-        Name of the output activation.
+{fitted}    out_activation_ : {"identity", "exp"}
+        The output activation: "exp" for ``loss="poisson"``.
     loss_curve_ : list of float
-        Over every call since the network was built, the training loss (standardized units, penalty included) of each epoch.
+        Training loss (standardized units, penalty included) of each epoch,
+        over every call since the network was built.
     best_loss_ : float or None
         Lowest training loss; None with ``early_stopping=True``.
     validation_scores_ : list of float or None
@@ -326,4 +310,4 @@ RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
     "{parameters}\n", parameters_doc(
         "mean squared error", "", "(standardized) targets", leading=REGRESSOR_LEADING_PARAMETERS
     )
-).replace("{notes}", NOTES)
+).replace("{notes}", NOTES).replace("{fitted}", FITTED_ATTRIBUTES)

@@ -139,7 +139,8 @@ def test_alpha_scales_as_sklearns_l2_term(batch_size):
     model = RegularizedMLPClassifier(**params, random_state=0)
     model.coefs_, model.intercepts_ = coefs, intercepts
     model.partial_fit(X, y, classes=[0, 1, 2])
-    for ours, theirs in zip(model.coefs_ + model.intercepts_, reference.coefs_ + reference.intercepts_):
+    theirs_all = reference.coefs_ + reference.intercepts_
+    for ours, theirs in zip(model.coefs_ + model.intercepts_, theirs_all):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
     # Without alpha the same step differs: the test can fail.
     plain = RegularizedMLPClassifier(**{**params, "alpha": 0.0}, random_state=0)

@@ -94,7 +94,9 @@ def _xfail_parameters(function, expected):
     for mark in getattr(function, "pytestmark", []):
         if mark.name == "parametrize":
             argnames, argvalues = mark.args[:2]
-            names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else argnames
+            names = argnames
+            if isinstance(argnames, str):
+                names = [n.strip() for n in argnames.split(",")]
             values = []
             for index, value in enumerate(argvalues):
                 # pytest's ids: a class's name, else the argument names with the case's index.
