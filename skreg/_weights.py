@@ -9,7 +9,7 @@ def check_sample_weight(sample_weight, X):
 
     ``None`` stays ``None`` so that unweighted fits keep their plain data path.
     Weights must be finite, non-negative and not all zero; the array passed in
-    is never modified.
+    is never modified. The result is scaled so that its largest weight is 1.
 
     Parameters
     ----------
@@ -19,9 +19,16 @@ def check_sample_weight(sample_weight, X):
     """
     if sample_weight is None:
         return None
-    return _check_sample_weight(
+    sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
     )
+    # Every use of the weights (weighted means, class weights, the loss) is unchanged by
+    # one common factor; dividing by the largest keeps their sums finite (weights of
+    # 1e307 would overflow a mean) and leaves weights that are all equal exactly 1.
+    peak = sample_weight.max(initial=0.0)
+    if peak > 0:
+        sample_weight /= peak
+    return sample_weight
 
 
 def normalized_weights(sample_weight):
@@ -30,9 +37,11 @@ def normalized_weights(sample_weight):
     With weights of mean one, the weighted mean loss of a random batch,
     ``mean(w_i * loss_i)``, is an unbiased estimate of the weighted mean loss of
     the whole training set, whatever the batch size, and the strength of the
-    weight penalties does not depend on the scale of the weights.
+    weight penalties does not depend on the scale of the weights. The weights are
+    divided by the largest first, so that their mean cannot overflow.
     """
-    return sample_weight / sample_weight.mean()
+    scaled = sample_weight / sample_weight.max()
+    return scaled / scaled.mean()
 
 
 class WeightedTarget:

@@ -135,3 +135,23 @@ def test_weighted_validation_scores(cancer):
     ).fit(X, y, sample_weight=np.where(y == 0, 2.0, 1.0))
     assert len(model.validation_scores_) == model.n_iter_
     assert all(0 <= s <= 1 for s in model.validation_scores_)
+
+
+@pytest.mark.parametrize("scale", [1e307, 1e-300])
+def test_huge_or_tiny_equal_weights_fit_exactly_as_weights_of_one(cancer, diabetes, scale):
+    for Estimator, (X, y) in [(RegularizedMLPClassifier, subset(cancer)),
+                              (RegularizedMLPRegressor, diabetes)]:
+        params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+        ones = Estimator(**params).fit(X, y, sample_weight=np.ones(len(y)))
+        extreme = Estimator(**params).fit(X, y, sample_weight=np.full(len(y), scale))
+        assert extreme.loss_curve_ == ones.loss_curve_ and extreme.loss_curve_[-1] > 0
+        np.testing.assert_array_equal(extreme.predict(X), ones.predict(X))
+
+
+def test_huge_unequal_weights_keep_their_ratios():
+    weights = np.array([1e308, 5e307, 0.0, 1e308])
+    checked = check_sample_weight(weights, np.zeros((4, 1)))
+    np.testing.assert_array_equal(checked, [1.0, 0.5, 0.0, 1.0])
+    np.testing.assert_allclose(normalized_weights(checked), [1.6, 0.8, 0.0, 1.6])
+    np.testing.assert_allclose(normalized_weights(weights), [1.6, 0.8, 0.0, 1.6])
+    assert weights[0] == 1e308  # the caller's array is left as it was
