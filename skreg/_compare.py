@@ -30,7 +30,10 @@ def compare(
     param_grid : dict or list of dicts, default=None
         As in :class:`~sklearn.model_selection.GridSearchCV`: every setting of
         :class:`~sklearn.model_selection.ParameterGrid` is applied to a clone
-        of ``models`` and named by its parameters, e.g. ``"dropout=0.5, l2=0.001"``.
+        of ``models`` and named by its parameters, e.g. ``"dropout=0.5, l2=0.001"``
+        (floats written exactly, so that ``0.1234567`` and ``0.1234568`` stay
+        apart). Names must be distinct: two models that would share one raise
+        a ValueError (``{1: a, "1": b}``, or grid values with the same text).
     cv : int, cross-validation generator or iterable, default=5
         As in :func:`~sklearn.model_selection.cross_validate`. It is resolved
         once (an int gives stratified folds for classifiers), so every model
@@ -96,10 +99,12 @@ def _named_models(models, param_grid):
                 "models must be a non-empty dict {name: estimator}, or one estimator with "
                 f"param_grid; got {type(models).__name__}."
             )
+        named = {}
         for name, model in models.items():
             if not hasattr(model, "fit"):
                 raise TypeError(f"models[{name!r}] is not an estimator: {model!r}.")
-        return {str(name): model for name, model in models.items()}, {}
+            _add_unique(named, str(name), model, f"the keys {name!r}")
+        return named, {}
     if not isinstance(models, BaseEstimator):
         raise TypeError(
             "With param_grid, models must be one scikit-learn estimator, got "
@@ -107,19 +112,28 @@ def _named_models(models, param_grid):
         )
     named, varied = {}, {}
     for params in ParameterGrid(param_grid):
-        name = ", ".join(f"{key}={_short(value)}" for key, value in sorted(params.items()))
-        named[name or "default"] = clone(models).set_params(**params)
-        varied[name or "default"] = params
+        name = ", ".join(f"{key}={_exact(value)}" for key, value in sorted(params.items()))
+        name = name or "default"
+        _add_unique(named, name, clone(models).set_params(**params), f"the settings {params}")
+        varied[name] = params
     return named, varied
 
 
-def _short(value):
-    """Compact text for a parameter value in a model name."""
-    if isinstance(value, float):
-        return f"{value:g}" if value != 0 else "0.0"
-    if isinstance(value, BaseEstimator):
-        return type(value).__name__
-    return repr(value) if isinstance(value, str) else str(value)
+def _add_unique(named, name, model, what):
+    """Add ``model`` as ``named[name]``; a name that is taken would drop a row of the table."""
+    if name in named:
+        raise ValueError(
+            f"Two models would both be named {name!r} ({what} and an earlier one); compare "
+            "needs a distinct name for each model. Give the models distinct names as a dict."
+        )
+    named[name] = model
+
+
+def _exact(value):
+    """Text for a parameter value in a model name, distinct for distinct numbers."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))  # the shortest text that reads back as the same float
+    return repr(value) if isinstance(value, (str, BaseEstimator)) else str(value)
 
 
 def plot_comparison(results, metric=None, *, ax=None):

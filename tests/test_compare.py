@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_multilabel_classification  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -85,3 +86,23 @@ def test_plot_draws_one_bar_per_model(cancer):
         plot_comparison(table, "f1")
     matplotlib.pyplot.close("all")
     assert np.isfinite(table.to_numpy(dtype=float)).all()
+
+
+def test_models_whose_names_would_collide_are_refused(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier((8,), max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="both be named '1'"):
+        compare({1: model, "1": clone(model)}, X, y, cv=2)
+    with pytest.raises(ValueError, match="both be named 'l2=0.1'"):
+        compare(model, X, y, cv=2, param_grid=[{"l2": [0.1]}, {"l2": [0.1]}])
+
+
+def test_grid_names_are_exact_and_one_row_per_setting(diabetes):
+    X, y = diabetes
+    base = RegularizedMLPRegressor((4,), max_iter=2, random_state=0)
+    values = [0.1234567, 0.1234568, 100.0, np.float32(0.1), 0.1]
+    table = compare(base, X, y, cv=2, param_grid={"l2": values})
+    assert list(table.index) == [
+        "l2=0.1234567", "l2=0.1234568", "l2=100.0", "l2=0.10000000149011612", "l2=0.1"
+    ]
+    assert list(table["l2"]) == values
