@@ -36,9 +36,10 @@ from ._random import seeded_generator
 from ._sparse import ACCEPTED_SPARSE, batch_iterator, sparse_row_chunks, sparse_training_data
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
-from ._uncertainty import mc_dropout_moments
+from ._uncertainty import MAX_MC_SAMPLES, mc_dropout_moments
 from ._validation import (
     check_finite_outputs,
+    check_network_size,
     reject_booleans_for_numbers,
     validate_input,
 )
@@ -154,7 +155,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "mc_samples": [Interval(Integral, 1, None, closed="left")],
+        "mc_samples": [Interval(Integral, 1, MAX_MC_SAMPLES, closed="both")],
         "device": [str],
         "callbacks": [list, tuple, None],
         "cuda_graph": ["boolean"],
@@ -371,6 +372,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
         hidden = self._hidden_sizes()
+        check_network_size(n_features, hidden, n_outputs)
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(

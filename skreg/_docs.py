@@ -3,6 +3,8 @@
 PARAMETERS = """\
 {leading_parameters}    hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer, as in :class:`sklearn.neural_network.MLPClassifier`.
+        At most 1000 layers and 10**9 weights and biases in all, checked before
+        anything is built.
     activation : {"relu", "tanh", "logistic", "identity", "gelu", "silu"}, default="relu"
         Activation after each hidden layer.
     dropout : float or sequence of float, default=0.0
@@ -179,7 +181,10 @@ PARAMETERS = """\
         Number of stochastic forward passes of Monte Carlo dropout, used only
         by prediction with ``return_std=True``. A constructor parameter, so
         that it is cloned, searchable and reported with the model, and the
-        prediction methods keep scikit-learn's signatures.
+        prediction methods keep scikit-learn's signatures. At most 10_000:
+        the passes of a chunk of rows are held in memory together, and the
+        Monte Carlo error of the mean shrinks only as ``1/sqrt(mc_samples)``
+        (1 % of the predictive spread at the bound).
     device : str, default="cpu"
         Torch device to train and predict on, e.g. "cpu" or "cuda". A model
         trained on a GPU still predicts on a CPU-only machine after
@@ -201,7 +206,8 @@ PARAMETERS = """\
         smaller than one batch.
     n_threads : int or None, default=None
         torch's intra-op threads during ``fit`` and ``predict``; the setting
-        that was there before is restored afterwards. An int sets them. None
+        that was there before is restored afterwards. An int sets them (with a
+        ``UserWarning`` when it exceeds the CPU cores the process can use). None
         leaves torch's setting alone, except where several fits share one
         process: inside a thread worker of joblib (``backend="threading"``) or
         of dask, torch's threads are split between

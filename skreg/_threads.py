@@ -17,8 +17,10 @@ between them instead of each taking all of them:
 the previous setting afterwards.
 """
 
+import os
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
 
 import torch
@@ -85,6 +87,26 @@ def auto_thread_count(budget, running):
     return max(1, budget // max(hint, running))
 
 
+def available_cores():
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def warn_if_oversubscribed(n_threads):
+    """Warn when ``n_threads`` asks for more threads than there are cores to run them."""
+    cores = available_cores()
+    if n_threads is not None and n_threads > cores:
+        warnings.warn(
+            f"n_threads={n_threads} is more than the {cores} CPU cores this process can use; "
+            "the extra threads only compete for the same cores, which slows torch down. "
+            f"Use n_threads <= {cores}, or None.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 @contextmanager
 def torch_threads(n_threads):
     """Run the block with torch's intra-op threads set by skreg's ``n_threads`` rule.
@@ -92,7 +114,8 @@ def torch_threads(n_threads):
     Parameters
     ----------
     n_threads : int or None
-        An int sets the threads of the calling thread for the block. None applies
+        An int sets the threads of the calling thread for the block (with a
+        warning when it exceeds the cores this process can use). None applies
         the automatic rule: inside a thread worker of joblib or dask, the threads
         that torch had before the first of this process's running fits began are
         split between ``max(worker threads, running fits)`` fits (``2`` worker
@@ -107,6 +130,7 @@ def torch_threads(n_threads):
     process-wide default is back to what it was once the last running fit ends.
     """
     global _active, _setting_before
+    warn_if_oversubscribed(n_threads)
     with _lock:
         # Reading the setting first also makes torch initialize this thread's pool now:
         # a thread's first torch call resets its team size to the process default, which

@@ -131,6 +131,40 @@ def check_missing_labels(y):
         )
 
 
+# Bounds on the network that hidden_layer_sizes describes, checked before anything is
+# allocated. Deeper plain MLPs do not train (their gradients vanish or explode long before),
+# and a billion float32 weights take 4 GB, 16 GB with their gradients and Adam's two moments.
+MAX_HIDDEN_LAYERS = 1000
+MAX_PARAMETERS = 10**9
+
+
+def check_network_size(n_features, hidden_layer_sizes, n_outputs):
+    """Raise a ValueError if the network is deeper or larger than skreg builds.
+
+    Parameters
+    ----------
+    n_features, n_outputs : int
+    hidden_layer_sizes : list of int
+        Checked in one pass over the list, without building anything.
+    """
+    if len(hidden_layer_sizes) > MAX_HIDDEN_LAYERS:
+        raise ValueError(
+            f"hidden_layer_sizes has {len(hidden_layer_sizes)} layers; skreg builds at most "
+            f"{MAX_HIDDEN_LAYERS} hidden layers."
+        )
+    n_parameters = 0
+    width_in = n_features
+    for width in [*hidden_layer_sizes, n_outputs]:
+        n_parameters += (width_in + 1) * width
+        width_in = width
+    if n_parameters > MAX_PARAMETERS:
+        raise ValueError(
+            f"hidden_layer_sizes={hidden_layer_sizes!r} with {n_features} features and "
+            f"{n_outputs} outputs makes a network of {n_parameters:.3g} weights and biases; "
+            f"skreg builds at most {MAX_PARAMETERS:.0e}."
+        )
+
+
 def check_finite_outputs(outputs, X):
     """Return ``outputs``, or raise a ValueError if any of them is NaN or infinite.
 

@@ -1,16 +1,18 @@
 """torch's threads during fits: left alone by default, split between fits that share a process."""
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from joblib import parallel_config
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_validate
 from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._threads import auto_thread_count, torch_threads
+from skreg._threads import auto_thread_count, available_cores, torch_threads
 
 
 class RecordThreads(Callback):
@@ -141,3 +143,14 @@ def test_nested_blocks_restore_the_outer_setting():
             pass
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_more_threads_than_cores_warns(small_data):
+    X, y = small_data
+    cores = available_cores()
+    with pytest.warns(UserWarning, match=f"n_threads={cores + 1} is more than the {cores} CPU"):
+        RegularizedMLPClassifier((4,), max_iter=1, n_threads=cores + 1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        RegularizedMLPClassifier((4,), max_iter=1, n_threads=cores).fit(X, y)

@@ -352,3 +352,22 @@ def test_classifier_on_arbitrary_arrays(data, n_classes):
         proba = model.predict_proba(X)
         assert np.isfinite(proba).all()
         np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "sizes, match",
+    [
+        ([1] * 20000, "20000 layers; skreg builds at most 1000"),
+        ((10**5, 10**5), "1e\\+10 weights and biases; skreg builds at most 1e\\+09"),
+    ],
+)
+def test_networks_too_deep_or_too_large_are_refused_before_they_are_built(sizes, match):
+    with pytest.raises(ValueError, match=match):
+        RegularizedMLPRegressor(sizes, max_iter=1).fit(X, Y_REG)
+
+
+def test_mc_samples_has_a_documented_bound():
+    model = RegularizedMLPRegressor((4,), dropout=0.5, max_iter=1, mc_samples=10**12)
+    with pytest.raises(ValueError, match=r"mc_samples.*\[1, 10000\]"):
+        model.fit(X, Y_REG)
+    model.set_params(mc_samples=10_000).fit(X, Y_REG)
