@@ -226,7 +226,10 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         return target, self.n_outputs_
 
     def _set_target_standardization(self, y2d, sample_weight):
-        # Weighted statistics, so that an integer weight standardizes like a repeated row.
+        # Weighted statistics, so that an integer weight standardizes like a repeated row;
+        # divided by the largest weight first, so that their sum cannot overflow.
+        if sample_weight is not None:
+            sample_weight = sample_weight / sample_weight.max()
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
             self.y_mean_ = np.average(y2d, axis=0, weights=sample_weight)
             scale = np.sqrt(np.average((y2d - self.y_mean_) ** 2, axis=0, weights=sample_weight))

@@ -9,7 +9,7 @@ def check_sample_weight(sample_weight, X):
 
     ``None`` stays ``None`` so that unweighted fits keep their plain data path.
     Weights must be finite, non-negative and not all zero; the array passed in
-    is never modified. The result is scaled so that its largest weight is 1.
+    is never modified.
 
     Parameters
     ----------
@@ -19,16 +19,11 @@ def check_sample_weight(sample_weight, X):
     """
     if sample_weight is None:
         return None
-    sample_weight = _check_sample_weight(
+    # Kept at the caller's scale: solver="lbfgs" divides alpha by their sum, as sklearn
+    # does. Means over them divide by the largest first (normalized_weights).
+    return _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
     )
-    # Every use of the weights (weighted means, class weights, the loss) is unchanged by
-    # one common factor; dividing by the largest keeps their sums finite (weights of
-    # 1e307 would overflow a mean) and leaves weights that are all equal exactly 1.
-    peak = sample_weight.max(initial=0.0)
-    if peak > 0:
-        sample_weight /= peak
-    return sample_weight
 
 
 def normalized_weights(sample_weight):
