@@ -96,6 +96,11 @@ def writable_tensor(array, device):
     return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
+def linear_layers(module):
+    """The ``nn.Linear`` layers of ``module``, input to output: sklearn's ``coefs_`` order."""
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
+
+
 def _checked_weight_arrays(arrays, name, shapes):
     """``arrays`` as finite float64 arrays of ``shapes``, or a ValueError naming ``name``."""
     arrays = list(arrays)
@@ -514,9 +519,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 epochs_before = 0
                 self.t_ = 0
                 self.net_ = net.partial_fit(train_data, train_y)
-        self._set_fitted_attributes(
-            epochs_before, n_train, input_dtype, warn=not partial, partial=partial
-        )
+        self._set_fitted_attributes(epochs_before, n_train, input_dtype, warn=not partial)
         return self
 
     def _training_tensors(self, X, target, weights, device, train_rows, valid_rows):
@@ -557,7 +560,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             valid_data = TensorPairDataset(X_v, y_v) if weighted_v is None else weighted_v
         return train_data, y_t, valid_data
 
-    def _set_fitted_attributes(self, epochs_before, n_train, input_dtype, warn=True, partial=False):
+    def _set_fitted_attributes(self, epochs_before, n_train, input_dtype, warn=True):
         """Set sklearn's fitted attributes from the net's history and its stopping rule."""
         history = self.net_.history
         stopping = dict(self.net_.callbacks_)["stopping"]
@@ -568,14 +571,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.loss_curve_ = [float(v) for v in history[:, "train_loss"]]
         self.loss_ = self.loss_curve_[-1]
         self._no_improvement_count = stopping.no_improvement_count_
-        hidden = self._hidden_sizes()
-        self.n_layers_ = len(hidden) + 2
-        self.n_outputs_ = self.net_.module_.output.out_features
-        self._coefs_dtype = (
-            np.dtype(input_dtype)
-            if input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
-            else np.dtype(np.float64)
-        )
+        self._set_network_attributes(input_dtype)
         if self.early_stopping:
             self.best_epoch_ = stopping.best_epoch_
             self.validation_scores_ = [float(v) for v in history[:, "valid_score"]]
@@ -608,13 +604,14 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.validation_scores_ = None
         self.best_epoch_ = None
         self.best_validation_score_ = None
+        self._set_network_attributes(input_dtype)
+
+    def _set_network_attributes(self, input_dtype):
+        """sklearn's ``n_layers_`` and ``n_outputs_``, and the dtype ``coefs_`` is shown in."""
         self.n_layers_ = len(self._hidden_sizes()) + 2
         self.n_outputs_ = self.net_.module_.output.out_features
-        self._coefs_dtype = (
-            np.dtype(input_dtype)
-            if input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
-            else np.dtype(np.float64)
-        )
+        float_input = input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
+        self._coefs_dtype = np.dtype(input_dtype) if float_input else np.dtype(np.float64)
 
     # ------------------------------------------------------------------ weights as arrays
     def _apply_assigned_weights(self, module):
@@ -630,7 +627,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     @staticmethod
     def _write_weights(module, arrays):
         """Copy ``{0: coefs, 1: intercepts}`` (either may be missing) into ``module``'s layers."""
-        linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        linears = linear_layers(module)
         shapes = {
             0: [(m.in_features, m.out_features) for m in linears],
             1: [(m.out_features,) for m in linears],
@@ -650,7 +647,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
 
     def _linear_layers(self):
         check_is_fitted(self, "net_")
-        return [m for m in self.net_.module_.modules() if isinstance(m, nn.Linear)]
+        return linear_layers(self.net_.module_)
 
     def _weight_arrays(self, index):
         pending = self.__dict__.get("_assigned_weights", {})
@@ -756,7 +753,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         ndarray of shape (n_features_in_,)
         """
         check_is_fitted(self)
-        first = next(m for m in self.net_.module_.modules() if isinstance(m, nn.Linear))
+        first = linear_layers(self.net_.module_)[0]
         norms = first.weight.detach().norm(dim=0).cpu().numpy().astype(np.float64)
         total = norms.sum()
         return norms / total if total > 0 else norms
