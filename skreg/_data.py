@@ -141,6 +141,10 @@ class TensorBatchIterator:
             rows = rows.pin_memory()
         return rows.to(self.device, non_blocking=True)
 
+    def order_device(self):
+        """Where the permutation of an epoch is drawn: where the rows are."""
+        return self.X.device
+
     def __iter__(self):
         X, y = self.X, self.y
         if self._host_to_device():

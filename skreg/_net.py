@@ -3,7 +3,6 @@
 import functools
 import inspect
 
-import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from torch import nn
@@ -166,12 +165,9 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         iterator = super().get_iterator(dataset, training=training)
         generators = self.epoch_generators() if training else None
         if generators is not None and isinstance(iterator, TensorBatchIterator):
-            # The permutation is drawn where the rows are: on the host for data
-            # that does not fit on the device.
-            # Sparse rows are indexed on the host but ordered where their targets live.
-            rows = iterator.X if isinstance(iterator.X, torch.Tensor) else iterator.y
-            rows = getattr(rows, "target", rows)  # targets that carry sample weights
-            iterator.generator = generators.on(rows.device)
+            # The permutation is drawn where the iterator draws it: on the host for
+            # data that does not fit on the device.
+            iterator.generator = generators.on(iterator.order_device())
         if training and self.augmentation is not None:
             generator = None if generators is None else generators.on(self.device)
             return AugmentedIterator(iterator, self.augmentation, generator)

@@ -186,6 +186,10 @@ class SparseBatchIterator(TensorBatchIterator):
         self.device = device
         self.generator = generator
 
+    def order_device(self):
+        """Sparse rows are sliced on the host, but ordered where their targets live."""
+        return _rows_device(self.y)
+
     def __iter__(self):
         X, y = self.X, self.y
         if not self.shuffle:
@@ -193,7 +197,7 @@ class SparseBatchIterator(TensorBatchIterator):
                 yield dense_rows(X[start:stop], self.device), (None if y is None else y[start:stop])
             return
         # The fit's generator, as the dense iterator draws its order (see _data.py).
-        order = torch.randperm(X.shape[0], generator=self.generator, device=_rows_device(y))
+        order = torch.randperm(X.shape[0], generator=self.generator, device=self.order_device())
         # One copy of the order to the host per epoch, not a device sync per batch.
         host_order = order.cpu().numpy()
         for start, stop in self._bounds():
