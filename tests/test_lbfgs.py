@@ -117,33 +117,15 @@ def test_lbfgs_regression_scores_as_sklearns_test():
 SAME_START_RTOL = 1e-5
 
 
+@pytest.mark.parametrize("alpha", [0.0, 1e-2])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_same_start_gives_sklearns_loss_classifier(activation):
+def test_same_start_gives_sklearns_loss_classifier(activation, alpha):
     X, y = digits(3)
-    theirs = MLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=0.0, random_state=1
+    common = dict(
+        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=alpha, random_state=1
     )
-    ours = RegularizedMLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=0.0, random_state=1
-    )
-    start_both_from_sklearns_weights(theirs, ours, X, y)
-    fit_quietly(theirs.set_params(warm_start=True, max_iter=20), X, y)
-    fit_quietly(ours.set_params(warm_start=True, max_iter=20), X, y)
-    assert ours.n_iter_ == theirs.n_iter_
-    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=SAME_START_RTOL)
-
-
-@pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_same_start_gives_sklearns_loss_with_alpha(activation):
-    X, y = digits(3)
-    theirs = MLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=1e-2,
-        random_state=1,
-    )
-    ours = RegularizedMLPClassifier(
-        solver="lbfgs", hidden_layer_sizes=50, activation=activation, alpha=1e-2,
-        random_state=1,
-    )
+    theirs = MLPClassifier(**common)
+    ours = RegularizedMLPClassifier(**common)
     start_both_from_sklearns_weights(theirs, ours, X, y)
     fit_quietly(theirs.set_params(warm_start=True, max_iter=20), X, y)
     fit_quietly(ours.set_params(warm_start=True, max_iter=20), X, y)
