@@ -12,7 +12,6 @@ from torch import nn
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
 from skreg._callbacks import NonFiniteLossGuard
 from skreg._captured import CapturedTrainer, DeviceLearningRates
-from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
 from skreg._sparse import SparseRowsDataset, batch_iterator
@@ -33,18 +32,22 @@ class ClipsGradients(Callback):
         pass
 
 
-def make_net(cuda_graph, device="cpu", **overrides):
-    params = dict(
-        module=MLPModule, module__n_features=5, module__n_outputs=3,
-        module__hidden_layer_sizes=[16, 8], module__activation="tanh",
-        module__dropout=[0.0, 0.0], module__batch_norm=True, criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam, lr=0.01, max_epochs=4, batch_size=16,
-        dataset=TensorPairDataset, iterator_train=TensorBatchIterator,
-        iterator_train__shuffle=True, iterator_train__merge_single_row_tail=True,
-        iterator_valid=TensorBatchIterator, train_split=None, verbose=0, device=device,
-        l1=1e-3, l2=1e-2, cuda_graph=cuda_graph, callbacks=[("count", CountBatches())],
-    )
-    return RegularizedNet(**{**params, **overrides})
+@pytest.fixture
+def make_net(net_params):
+    """A function that builds a net of the shared small module, wider, with batch norm and
+    both penalties, with or without the captured step."""
+
+    def make(cuda_graph, device="cpu", **overrides):
+        params = net_params(
+            module__n_features=5, module__n_outputs=3, module__hidden_layer_sizes=[16, 8],
+            module__activation="tanh", module__dropout=[0.0, 0.0], module__batch_norm=True,
+            max_epochs=4, iterator_train__merge_single_row_tail=True, train_split=None,
+            device=device, l1=1e-3, l2=1e-2, cuda_graph=cuda_graph,
+            callbacks=[("count", CountBatches())],
+        )
+        return RegularizedNet(**{**params, **overrides})
+
+    return make
 
 
 def data(n=90, device="cpu"):
@@ -54,7 +57,7 @@ def data(n=90, device="cpu"):
     return X.to(device), y.to(device)
 
 
-def fit_both(device="cpu", **overrides):
+def fit_both(make_net, device="cpu", **overrides):
     X, y = data(device=device)
     nets = []
     for cuda_graph in (False, True):
@@ -63,11 +66,11 @@ def fit_both(device="cpu", **overrides):
     return nets
 
 
-def test_static_step_trains_like_the_eager_loop():
+def test_static_step_trains_like_the_eager_loop(make_net):
     # Without batch norm: the bias of a layer followed by batch norm has a zero
     # gradient up to rounding, which Adam scales up to full steps, so its value
     # depends on the order of floating-point additions.
-    eager, static = fit_both(module__batch_norm=False)
+    eager, static = fit_both(make_net, module__batch_norm=False)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(static.module_.state_dict()[key], value)
     # 90 rows in batches of 16: five full batches, then a last one of 10 that runs eagerly.
@@ -83,16 +86,16 @@ def test_static_step_trains_like_the_eager_loop():
     )
 
 
-def fit_both_seeded(device="cpu", **overrides):
+def fit_both_seeded(make_net, device="cpu", **overrides):
     """Eager and static-step fits with dropout, each drawing from its own seeded generators."""
     X, y = data(device=device)
     params = dict(module__dropout=[0.3, 0.0], module__batch_norm=False, seed=5, **overrides)
     return [make_net(cuda_graph, device=device, **params).fit(X, y) for cuda_graph in (False, True)]
 
 
-def test_static_step_draws_the_permutations_and_masks_of_the_eager_loop():
+def test_static_step_draws_the_permutations_and_masks_of_the_eager_loop(make_net):
     state = torch.get_rng_state()
-    eager, static = fit_both_seeded()
+    eager, static = fit_both_seeded(make_net)
     assert torch.equal(torch.get_rng_state(), state)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(static.module_.state_dict()[key], value)
@@ -101,15 +104,15 @@ def test_static_step_draws_the_permutations_and_masks_of_the_eager_loop():
     )
 
 
-def test_fitted_net_keeps_no_captured_state_and_pickles():
-    _, static = fit_both()
+def test_fitted_net_keeps_no_captured_state_and_pickles(make_net):
+    _, static = fit_both(make_net)
     assert "_captured_trainer" not in static.__dict__
     restored = pickle.loads(pickle.dumps(static))
     X, _ = data()
     np.testing.assert_allclose(restored.predict_proba(X), static.predict_proba(X))
 
 
-def test_on_grad_computed_callbacks_and_sgd_are_refused():
+def test_on_grad_computed_callbacks_and_sgd_are_refused(make_net):
     X, y = data()
     with pytest.raises(ValueError, match="on_grad_computed"):
         make_net(True, callbacks=[ClipsGradients()]).fit(X, y)
@@ -117,7 +120,7 @@ def test_on_grad_computed_callbacks_and_sgd_are_refused():
         make_net(True, optimizer=torch.optim.SGD).fit(X, y)
 
 
-def test_sparse_rows_are_refused_with_the_way_out():
+def test_sparse_rows_are_refused_with_the_way_out(make_net):
     X, y = data()
     rows = SparseRowsDataset(sp.csr_matrix(X.numpy()), y)
     net = make_net(True, iterator_train=batch_iterator, iterator_valid=batch_iterator)
@@ -131,7 +134,7 @@ def test_sparse_rows_are_refused_with_the_way_out():
      ("cuda", False, torch.optim.Adam, None), ("cpu", True, torch.optim.Adam, None),
      ("cuda", True, torch.optim.SGD, None)],
 )
-def test_a_net_with_cuda_graph_builds_a_capturable_adam(device, cuda_graph, optimizer, capturable):
+def test_a_net_with_cuda_graph_builds_a_capturable_adam(device, cuda_graph, optimizer, capturable, make_net):
     # Only the optimizer's arguments: building the net on "cuda" needs no GPU.
     net = make_net(cuda_graph, device=device, optimizer=optimizer)
     module = MLPModule(5, 3, [4], "relu", [0.0], False)
@@ -139,7 +142,7 @@ def test_a_net_with_cuda_graph_builds_a_capturable_adam(device, cuda_graph, opti
     assert kwargs.get("capturable") is capturable
 
 
-def test_capture_refuses_an_adam_that_is_not_capturable():
+def test_capture_refuses_an_adam_that_is_not_capturable(make_net):
     X, y = data()
     net = make_net(True).initialize()
     iterator = net.get_iterator(net.get_dataset(X, y), training=True)
@@ -147,7 +150,7 @@ def test_capture_refuses_an_adam_that_is_not_capturable():
         CapturedTrainer(net, iterator, capture=True)
 
 
-def test_a_fit_that_raises_leaves_no_state_of_the_fit_on_the_net():
+def test_a_fit_that_raises_leaves_no_state_of_the_fit_on_the_net(make_net):
     X, y = data()
     X[:, 0] = float("nan")
     net = make_net(True, callbacks=[("guard", NonFiniteLossGuard())])
@@ -191,8 +194,8 @@ def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_captured_step_matches_the_eager_step_on_the_gpu():
-    eager, captured = fit_both(device="cuda", module__batch_norm=False)
+def test_captured_step_matches_the_eager_step_on_the_gpu(make_net):
+    eager, captured = fit_both(make_net, device="cuda", module__batch_norm=False)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(
@@ -201,11 +204,11 @@ def test_captured_step_matches_the_eager_step_on_the_gpu():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_captured_dropout_draws_new_masks_from_the_fits_generator_on_the_gpu():
+def test_captured_dropout_draws_new_masks_from_the_fits_generator_on_the_gpu(make_net):
     # The graph replays the draws of the fit's generator, reseeded at every epoch: the same
     # masks as the eager loop, and the caller's CUDA generator untouched.
     state = torch.cuda.get_rng_state()
-    eager, captured = fit_both_seeded(device="cuda")
+    eager, captured = fit_both_seeded(make_net, device="cuda")
     assert torch.equal(torch.cuda.get_rng_state(), state)
     for key, value in eager.module_.state_dict().items():
         torch.testing.assert_close(captured.module_.state_dict()[key], value, rtol=1e-4, atol=1e-5)

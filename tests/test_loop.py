@@ -1,5 +1,7 @@
 """The lean training loop: same history, same callback calls and same weights as skorch's."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,6 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from skreg import RegularizedMLPClassifier
-from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._loop import defines_hook
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
@@ -40,16 +41,10 @@ class EpochOnly(Callback):
         pass
 
 
-def net_params(**overrides):
-    params = dict(
-        module=MLPModule, module__n_features=4, module__n_outputs=2,
-        module__hidden_layer_sizes=[8], module__activation="relu", module__dropout=[0.2],
-        module__batch_norm=True, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
-        lr=0.01, max_epochs=3, batch_size=16, dataset=TensorPairDataset,
-        iterator_train=TensorBatchIterator, iterator_train__shuffle=True,
-        iterator_valid=TensorBatchIterator, verbose=0,
-    )
-    return {**params, **overrides}
+@pytest.fixture
+def net_params(net_params):
+    # The shared small net with dropout and batch norm, whose modes the loop must respect.
+    return functools.partial(net_params, module__dropout=[0.2], module__batch_norm=True)
 
 
 def data(n=70):
@@ -65,7 +60,7 @@ def test_defines_hook_tells_overridden_batch_hooks_from_no_ops():
     assert not defines_hook(EpochOnly(), "on_batch_begin")
 
 
-def test_same_weights_and_history_as_skorchs_own_loop():
+def test_same_weights_and_history_as_skorchs_own_loop(net_params):
     X, y = data()
     torch.manual_seed(0)
     lean = RegularizedNet(**net_params()).fit(X, y)
@@ -84,14 +79,14 @@ def test_same_weights_and_history_as_skorchs_own_loop():
     )
 
 
-def test_without_validation_data_no_valid_loss_is_recorded():
+def test_without_validation_data_no_valid_loss_is_recorded(net_params):
     X, y = data()
     net = RegularizedNet(**net_params(train_split=None)).fit(X, y)
     assert all("valid_loss" not in epoch for epoch in net.history)
     assert net.history[:, "train_loss_best"][0] is True
 
 
-def test_batch_hooks_reach_the_callbacks_that_define_them():
+def test_batch_hooks_reach_the_callbacks_that_define_them(net_params):
     X, y = data(70)
     net = RegularizedNet(
         **net_params(train_split=lambda ds, y=None: (ds, ds)),
@@ -112,7 +107,7 @@ def test_batch_hooks_reach_the_callbacks_that_define_them():
         assert "valid_loss" in epoch and "dur" in epoch
 
 
-def test_every_training_step_runs_in_training_mode_even_after_a_callback_switches_it():
+def test_every_training_step_runs_in_training_mode_even_after_a_callback_switches_it(net_params):
     modes = []
 
     class SwitchToEval(Callback):

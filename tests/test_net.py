@@ -17,12 +17,18 @@ from skreg._output import LogisticLoss
 from skreg._weights import WeightedTarget
 
 
-def initialized_net(criterion, n_outputs=3):
-    return RegularizedNet(
-        module=MLPModule, module__n_features=4, module__n_outputs=n_outputs,
-        module__hidden_layer_sizes=[5], module__activation="relu", module__dropout=[0.0],
-        module__batch_norm=False, criterion=criterion, optimizer=torch.optim.SGD,
-    ).initialize()
+@pytest.fixture
+def initialized_net(net_params):
+    """An initialized net of the shared small module with ``criterion``, ``n_outputs`` outputs."""
+
+    def make(criterion, n_outputs=3):
+        params = net_params(
+            module__n_outputs=n_outputs, module__hidden_layer_sizes=[5], criterion=criterion,
+            optimizer=torch.optim.SGD,
+        )
+        return RegularizedNet(**params).initialize()
+
+    return make
 
 
 def per_row_mean(criterion, y_pred, target):
@@ -57,7 +63,7 @@ def case(name, generator):
     ["class indices", "label smoothing", "class probabilities", "squared error, several outputs",
      "logistic, several labels", "logistic, label smoothing"],
 )
-def test_fused_mean_loss_matches_the_mean_of_per_row_losses(name):
+def test_fused_mean_loss_matches_the_mean_of_per_row_losses(name, initialized_net):
     generator = torch.Generator().manual_seed(0)
     criterion, target = case(name, generator)
     net = initialized_net(criterion)
@@ -82,7 +88,7 @@ def test_fused_mean_loss_matches_the_mean_of_per_row_losses(name):
     ],
     ids=["class weights", "sum", "other loss"],
 )
-def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion):
+def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion, initialized_net):
     generator = torch.Generator().manual_seed(1)
     net = initialized_net(criterion)
     y_pred = torch.randn(8, 3, generator=generator)
@@ -96,7 +102,7 @@ def test_losses_whose_mean_reduction_differs_keep_the_per_row_path(criterion):
     torch.testing.assert_close(net.get_loss(y_pred, target), expected)
 
 
-def test_binary_logistic_loss_takes_the_fused_path_and_trains_like_unit_weights():
+def test_binary_logistic_loss_takes_the_fused_path_and_trains_like_unit_weights(initialized_net):
     generator = torch.Generator().manual_seed(2)
     net = initialized_net(LogisticLoss(), n_outputs=1)
     target = torch.randint(0, 2, (32, 1), generator=generator).float()
