@@ -24,15 +24,13 @@ import argparse
 import os
 import time
 import warnings
-from pathlib import Path
 
-import dask
 import numpy as np
 import pandas as pd
+from _harness import RESULTS, version, write_csv, write_markdown
 from joblib import Parallel, delayed
 from parallel import start_cluster
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CLUSTER_SETTINGS = {
     "dask default": {},
     "dask, profiler off": {"distributed.worker.profile.enabled": False},
@@ -99,8 +97,7 @@ def main():
                   f"{np.median([r['fit_s'] for r in rows if r['config'] == name]):.3f} s",
                   flush=True)
     runs = pd.DataFrame(rows)
-    RESULTS.mkdir(exist_ok=True)
-    runs.to_csv(RESULTS / "dask_overhead.csv", index=False)
+    write_csv(runs, RESULTS / "dask_overhead.csv")
     summary = runs.groupby("config", sort=False)["fit_s"].agg(["median", "min", "max", "count"])
     summary["vs loky"] = summary["median"] / summary.loc["loky", "median"]
     lines = [
@@ -109,7 +106,7 @@ def main():
         f"Measured {started} with `python benchmarks/dask_overhead.py --fits {args.fits} "
         f"--repeats {args.repeats}`; load average at the start "
         + ", ".join(f"{v:.2f}" for v in load_start) + f", after {os.getloadavg()[0]:.2f}.",
-        f"dask {dask.__version__}; {os.cpu_count()} cores; two workers fitting at the same time.",
+        f"dask {version('dask')}; {os.cpu_count()} cores; two workers fitting at the same time.",
         "",
         summary.to_markdown(floatfmt=".3f"),
         "",
@@ -117,7 +114,7 @@ def main():
         "the worker, over both workers and all repeats.",
         "",
     ]
-    (RESULTS / "dask_overhead.md").write_text("\n".join(lines))
+    write_markdown(lines, RESULTS / "dask_overhead.md")
     print("\n".join(lines))
 
 

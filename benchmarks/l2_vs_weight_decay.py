@@ -13,14 +13,13 @@ Run: ``PYTHONPATH=. python benchmarks/l2_vs_weight_decay.py``; writes
 benchmarks/results/l2_vs_weight_decay.csv and .md.
 """
 
-import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _harness import RESULTS, load_average, write_csv, write_markdown
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_validate
@@ -32,7 +31,6 @@ from skreg import RegularizedMLPClassifier
 COMMON = dict(hidden_layer_sizes=(64,), max_iter=100, batch_size=200, tol=0.0,
               n_iter_no_change=100, random_state=0)
 STRENGTHS = [1e-3, 1e-2, 1e-1, 1.0]
-RESULTS = Path(__file__).parent / "results"
 
 
 def weight_matrices(pipeline):
@@ -66,22 +64,20 @@ def main():
             rows[-1]["max_weight_difference"] = rows[-2]["max_weight_difference"] = gap
     table = pd.DataFrame(rows)
     elapsed = time.perf_counter() - start
-    RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / "l2_vs_weight_decay.csv", index=False)
+    write_csv(table, RESULTS / "l2_vs_weight_decay.csv")
     header = (
         "# L2 penalty vs decoupled weight decay (breast cancer, 5-fold CV)\n\n"
         f"Protocol: see benchmarks/l2_vs_weight_decay.py. torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, load average before/after "
-        f"{LOAD_BEFORE} / {tuple(round(v, 1) for v in os.getloadavg())}, "
+        f"{LOAD_BEFORE} / {load_average(1)}, "
         f"total {elapsed:.0f} s.\n\n"
     )
-    (RESULTS / "l2_vs_weight_decay.md").write_text(
-        header + table.to_markdown(index=False, floatfmt=".4g") + "\n"
-    )
+    write_markdown(header + table.to_markdown(index=False, floatfmt=".4g") + "\n",
+                   RESULTS / "l2_vs_weight_decay.md")
     print(header + table.to_markdown(index=False, floatfmt=".4g"))
 
 
 if __name__ == "__main__":
     warnings.simplefilter("ignore", ConvergenceWarning)  # fixed 100 epochs on purpose
-    LOAD_BEFORE = tuple(round(v, 1) for v in os.getloadavg())
+    LOAD_BEFORE = load_average(1)
     main()

@@ -45,20 +45,17 @@ repeat).
 """
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import math
 import os
-import platform
 import time
 import warnings
-from pathlib import Path
 
 import dask
 import numpy as np
 import pandas as pd
-import torch
+from _harness import RESULTS, machine_lines, write_csv, write_markdown
 from joblib import parallel_config
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -68,7 +65,6 @@ from sklearn.preprocessing import StandardScaler
 
 from skreg import RegularizedMLPClassifier
 
-RESULTS = Path(__file__).resolve().parent / "results"
 GRID = {
     "regularizedmlpclassifier__dropout": [0.0, 0.3],
     "regularizedmlpclassifier__l2": [0.0, 1e-3],
@@ -150,25 +146,6 @@ def start_cluster(settings=None):
     return cluster, Client(cluster, set_as_default=False)
 
 
-def machine_lines():
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = ", ".join(
-        f"{name} {importlib.metadata.version(name)}"
-        for name in ("torch", "skorch", "scikit-learn", "joblib", "dask", "distributed")
-    )
-    return [
-        f"- CPU: {cpu}; {os.cpu_count()} logical cores; torch's default threads here: "
-        f"{torch.get_num_threads()}",
-        f"- Python {platform.python_version()} on {platform.platform()}",
-        f"- {versions}",
-    ]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -239,7 +216,7 @@ def main():
             cluster.close()
 
     runs = pd.DataFrame(rows)
-    runs.to_csv(RESULTS / f"{args.output}.csv", index=False)
+    write_csv(runs, RESULTS / f"{args.output}.csv")
     meta = dict(repeats=args.repeats, smoke=args.smoke, workloads=workloads, started=started,
                 load_start=list(load_start), start_up=start_up, worker_malloc=worker_malloc)
     (RESULTS / f"{args.output}_meta.json").write_text(json.dumps(meta, indent=1))
@@ -276,7 +253,7 @@ def write_report(runs, meta, output):
         *([meta["note"], ""] if meta.get("note") else []),
         f"Measured {meta['started']} with `{command}`.",
         "",
-        *machine_lines(),
+        *machine_lines(("torch", "skorch", "scikit-learn", "joblib", "dask", "distributed")),
         "- Load average (1, 5, 15 min) at the start: "
         + ", ".join(f"{v:.2f}" for v in meta["load_start"]),
         "",
@@ -327,7 +304,7 @@ def write_report(runs, meta, output):
         .to_markdown(index=False, floatfmt=".2f"),
         "",
     ]
-    (RESULTS / f"{output}.md").write_text("\n".join(lines))
+    write_markdown(lines, RESULTS / f"{output}.md")
     print("\n".join(lines))
 
 

@@ -88,9 +88,11 @@ from skorch.callbacks import Callback, LRScheduler  # noqa: E402
 from torch.optim.lr_scheduler import CosineAnnealingLR  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor  # noqa: E402
+# The benchmarks' shared harness, also when this file is loaded by its path (as the tests do).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import RESULTS, load_average, version, write_csv, write_markdown  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- data
@@ -916,8 +918,8 @@ def protocol_text(config, datasets, notes, timings):
         "repeats this test is coarse.",
         "\n## Machine\n",
         f"- {platform.platform()}, {os.cpu_count()} logical CPUs, Python "
-        f"{platform.python_version()}, torch {importlib.metadata.version('torch')}, "
-        f"scikit-learn {importlib.metadata.version('scikit-learn')}.",
+        f"{platform.python_version()}, torch {version('torch')}, "
+        f"scikit-learn {version('scikit-learn')}.",
     ]
     for name, (seconds, load_before, load_after, cpu) in timings.items():
         lines.append(f"- {name}: {seconds:.0f} s wall clock, {cpu:.0f} CPU seconds in the fits "
@@ -939,13 +941,13 @@ def report_main(main_rows, datasets, config, out):
     """Summary CSVs, the markdown tables and the figure of the main comparison."""
     datasets = [d for d in datasets if d.name in set(main_rows.dataset)]
     summary, tables = summarize(main_rows, datasets)
-    summary.to_csv(f"{out}_summary.csv", index=False)
+    write_csv(summary, f"{out}_summary.csv")
     head = headline(summary, datasets)
-    head.to_csv(f"{out}_headline.csv", index=False)
+    write_csv(head, f"{out}_headline.csv")
     text = (f"# Regularization study: results ({config.mode} mode)\n\nProtocol: "
             f"`{out.name}_protocol.md`. Mean ± std over outer splits.\n\n## Headline\n\n"
             f"{head.to_markdown(index=False)}\n\n## Per data set\n\n{tables}\n")
-    Path(f"{out}_tables.md").write_text(text)
+    write_markdown(text, f"{out}_tables.md")
     plot_main(summary, datasets, f"{out}_main.png")
     print(head.to_markdown(index=False))
 
@@ -953,7 +955,7 @@ def report_main(main_rows, datasets, config, out):
 def report_sweeps(sweeps, config, out):
     """Verdict CSV, markdown tables and the figure of the size and width sweeps."""
     verdicts = sweep_verdicts(sweeps)
-    verdicts.to_csv(f"{out}_sweep_verdicts.csv", index=False)
+    write_csv(verdicts, f"{out}_sweep_verdicts.csv")
     pivot = verdicts.assign(cell=[f"{d:+.3f} {v}" for d, v in
                                   zip(verdicts.difference, verdicts.verdict)])
     pivot = pivot.pivot_table(index=["dataset", "sweep", "value"], columns="model",
@@ -967,14 +969,16 @@ def report_sweeps(sweeps, config, out):
                        "unregularized test": f"{base[metric].mean():.3f} ± "
                                              f"{base[metric].std(ddof=0):.3f}",
                        "worst test (repeat)": f"{base[metric].min():.3f}"})
-    Path(f"{out}_sweeps.md").write_text(
+    write_markdown(
         f"# Size and width sweeps ({config.mode} mode)\n\nDifference of test accuracy "
         "(classification) or R^2 (regression) to the unregularized network, mean over "
         f"repeats, with the verdict (see `{out.name}_protocol.md`).\n\n"
         f"{pivot.to_markdown()}\n\n## The unregularized network: train and test score\n\n"
         "Accuracy (classification) or R^2 (regression), mean over repeats; a large train-test "
         "gap is the overfitting regime.\n\n"
-        f"{pd.DataFrame(regime).to_markdown(index=False)}\n")
+        f"{pd.DataFrame(regime).to_markdown(index=False)}\n",
+        f"{out}_sweeps.md",
+    )
     plot_sweeps(sweeps, f"{out}_sweeps.png")
     print(pivot.to_markdown())
 
@@ -1021,7 +1025,7 @@ def main(argv=None):
         if Path(f"{out}_sweeps.csv").exists():
             report_sweeps(pd.read_csv(f"{out}_sweeps.csv"), config, out)
     if not args.no_main and not args.report_only:
-        load_before = tuple(round(v, 2) for v in os.getloadavg())
+        load_before = load_average()
         start = time.perf_counter()
         if args.remedies_only:
             new_rows = run_main_study(datasets, config, families={"remedy"})
@@ -1032,26 +1036,26 @@ def main(argv=None):
         else:
             main_rows = new_rows = run_main_study(datasets, config)
         timings["main comparison"] = (time.perf_counter() - start, load_before,
-                                      tuple(round(v, 2) for v in os.getloadavg()),
+                                      load_average(),
                                       float(new_rows.fit_cpu_s.sum()))
-        main_rows.to_csv(f"{out}_splits.csv", index=False)
+        write_csv(main_rows, f"{out}_splits.csv")
         report_main(main_rows, datasets, config, out)
     sweep_data = [d for d in datasets if d.name in config.sweep_datasets]
     if not args.no_sweeps and not args.report_only and sweep_data:
         full_data = [subsample(LOADERS[d.name](), None, config.seed) for d in sweep_data]
-        load_before = tuple(round(v, 2) for v in os.getloadavg())
+        load_before = load_average()
         start = time.perf_counter()
         sweeps = run_sweeps(full_data, config)
         timings["sweeps"] = (time.perf_counter() - start, load_before,
-                             tuple(round(v, 2) for v in os.getloadavg()),
+                             load_average(),
                              float(sweeps.fit_cpu_s.sum()))
-        sweeps.to_csv(f"{out}_sweeps.csv", index=False)
+        write_csv(sweeps, f"{out}_sweeps.csv")
         report_sweeps(sweeps, config, out)
     timing_file = Path(f"{out}_timings.json")
     if timing_file.exists():  # keep the timings of parts not rerun this time
         timings = {**json.loads(timing_file.read_text()), **timings}
     timing_file.write_text(json.dumps(timings, indent=1))
-    Path(f"{out}_protocol.md").write_text(protocol_text(config, datasets, notes, timings))
+    write_markdown(protocol_text(config, datasets, notes, timings), f"{out}_protocol.md")
     for name, (seconds, before, after, cpu) in timings.items():
         print(f"{name}: {seconds:.0f} s, {cpu:.0f} CPU s, load average before {before}, "
               f"after {after}")

@@ -15,13 +15,12 @@ Run: ``PYTHONPATH=. python benchmarks/sample_weight_equivalence.py``; writes
 benchmarks/results/sample_weight_equivalence.md.
 """
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _harness import RESULTS, load_average, version, write_markdown
 from sklearn.utils import shuffle
 
 import skreg._base
@@ -83,12 +82,10 @@ def main():
     table = pd.DataFrame(rows)
     text = (
         "# sample_weight vs repeated rows on sklearn's equivalence-check data\n\n"
-        f"torch {torch.__version__}; load average {tuple(round(v, 1) for v in os.getloadavg())}."
+        f"torch {version('torch')}; load average {load_average(1)}."
         "\n\n" + table.to_markdown(index=False, floatfmt=".2g") + "\n"
     )
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "sample_weight_equivalence.md").write_text(text)
+    write_markdown(text, RESULTS / "sample_weight_equivalence.md")
     print(text)
 
 

@@ -24,12 +24,11 @@ import tempfile
 import threading
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import psutil
-import sklearn
 import torch
+from _harness import RESULTS, version, write_markdown
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV
@@ -38,7 +37,6 @@ from sklearn.preprocessing import StandardScaler
 import skreg
 from skreg import RegularizedMLPClassifier
 
-RESULTS = Path(__file__).parent / "results"
 WARM_UP = 10
 GRID = {
     "learning_rate_init": [1e-3, 1e-2, 1e-1, 1e3, 1e6],
@@ -112,13 +110,12 @@ def main():
         "fd_growth_after_warm_up": end["open_fds"] - after_warm_up["open_fds"],
         "files_written_to_working_directory": files_written,
         "load_average_after": os.getloadavg(),
-        "versions": {"skreg": skreg.__version__, "torch": torch.__version__,
-                     "sklearn": sklearn.__version__, "python": platform.python_version()},
+        "versions": {"skreg": skreg.__version__, "torch": version("torch"),
+                     "sklearn": version("scikit-learn"), "python": platform.python_version()},
         "torch_threads": torch.get_num_threads(),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "soak.md").write_text(report(result))
+    write_markdown(json.dumps(result, indent=2) + "\n", RESULTS / "soak.json")
+    write_markdown(report(result), RESULTS / "soak.md")
     print(report(result))
 
 

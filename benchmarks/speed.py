@@ -57,7 +57,6 @@ Results go to ``benchmarks/results/speed-<device>[-<N>thread][-quick].{csv,md}``
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -68,9 +67,9 @@ from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
-import sklearn
 import skorch
 import torch
+from _harness import RESULTS, git_commit, load_average, machine, write_csv, write_markdown
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
@@ -83,7 +82,6 @@ from skreg._base import uses_fused_adam
 from skreg._module import MLPModule
 from skreg._penalty import InPlacePenalty
 
-RESULTS = Path(__file__).resolve().parent / "results"
 LEARNING_RATE = 1e-3
 
 # Settings per device; ``--quick`` shrinks them to a smoke run.
@@ -138,30 +136,6 @@ def matmul_gflops(device, size=2048, repeats=10):
         a @ b
         times.append(clock(device) - start)
     return 2 * size**3 / min(times) / 1e9
-
-
-def machine_description(device):
-    info = {
-        "machine": platform.machine(),
-        "processor": platform.processor() or "unknown",
-        "cpu cores": os.cpu_count(),
-        "torch threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-    }
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-        if names:
-            info["processor"] = names[0]
-    except OSError:
-        pass
-    if torch.device(device).type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def quiet():
@@ -553,19 +527,6 @@ def section_scaling(sizes, d, hidden, batch_size, device):
 
 
 # ---------------------------------------------------------------------------- report
-def git_commit():
-    """The commit the benchmark runs on, with "+changes" when the tree differs from it."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + (" +changes" if dirty.strip() else "")
-
-
 def markdown_report(settings, info, peak_gflops, load_before, load_after, frames, device):
     lines = [f"# skreg speed benchmark ({device})", "",
              f"Command: `PYTHONPATH=. python benchmarks/speed.py {' '.join(sys.argv[1:])}`", "",
@@ -617,8 +578,8 @@ def main():
         parser.error("--device cuda was requested, but CUDA is not available here.")
     quiet()
     device = args.device
-    info = machine_description(device)
-    load_before = tuple(round(x, 2) for x in os.getloadavg())
+    info = machine(device)
+    load_before = load_average()
     peak_gflops = matmul_gflops(device)
     print(f"large matmul: {peak_gflops:.1f} GFLOP/s; load average {load_before}", flush=True)
     frames = {}
@@ -629,13 +590,13 @@ def main():
 
     def save():
         """Write what has been measured so far, so that an interrupted run leaves its data."""
-        load_now = tuple(round(x, 2) for x in os.getloadavg())
+        load_now = load_average()
         table = pd.concat(frames.values(), ignore_index=True)
         table["load_before"] = str(load_before)
         table["load_after"] = str(load_now)
-        table.to_csv(args.out / f"{stem}.csv", index=False)
+        write_csv(table, args.out / f"{stem}.csv")
         report = markdown_report(settings, info, peak_gflops, load_before, load_now, frames, device)
-        (args.out / f"{stem}.md").write_text(report)
+        write_markdown(report, args.out / f"{stem}.md")
         return load_now
 
     frames["Fit, sklearn's default network (skreg / MLPClassifier)"] = pd.DataFrame(
