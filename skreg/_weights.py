@@ -21,9 +21,13 @@ def check_sample_weight(sample_weight, X):
         return None
     # Kept at the caller's scale: solver="lbfgs" divides alpha by their sum, as sklearn
     # does. Means over them divide by the largest first (normalized_weights).
-    return _check_sample_weight(
+    sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True, copy=True
     )
+    # scikit-learn 1.7 lets all-zero weights through; they would divide by zero further on.
+    if not np.any(sample_weight):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 
 def normalized_weights(sample_weight):
