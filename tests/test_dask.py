@@ -28,7 +28,7 @@ from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 # The HTTP server on a free port (8787 may be taken), no log lines from scheduler and workers.
 QUIET = dict(dashboard_address=":0", silence_logs=logging.ERROR)

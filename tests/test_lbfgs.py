@@ -354,6 +354,7 @@ print(result.n_iter, (after - before) * 1024)
 """
 
 
+@pytest.mark.slow
 def test_sparse_input_is_densified_one_chunk_at_a_time():
     # 30,000 x 2,000 sparse: 240 MB dense in float32, 480 MB in float64. The peak resident
     # memory of a process training on it (measured in a fresh one, so that no earlier

@@ -110,6 +110,7 @@ np.save(sys.argv[4], np.stack([model.predict(X), saved.predict(X)]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CUDA, reason="needs CUDA to train the model that is then loaded on CPU")
 def test_model_fitted_on_cuda_predicts_in_a_cpu_only_process(tmp_path):
     data = X.to_numpy()

@@ -35,6 +35,7 @@ def digest(array):
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_fresh_process_gives_identical_bits(cancer):
     X, y = cancer
     here = RegularizedMLPClassifier(**PARAMS).fit(X, y).predict_proba(X)
@@ -54,6 +55,7 @@ def torch_threads(estimator, X, y):
     return float(torch.get_num_threads())
 
 
+@pytest.mark.slow
 def test_grid_search_with_two_jobs_gives_the_same_bits_as_serial_fits(cancer):
     # Batch norm's CPU kernels reduce in an order that depends on the number of torch
     # threads, and parallel workers get fewer threads than this process. Bitwise equality

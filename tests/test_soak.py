@@ -16,6 +16,8 @@ N_FITS = 30
 # training data, the nets or their history per fit would show as several MiB per fit.
 RSS_GROWTH_LIMIT_MIB = 40
 
+pytestmark = pytest.mark.slow
+
 
 def usage(process):
     gc.collect()
