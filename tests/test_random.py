@@ -16,12 +16,16 @@ from skreg._random import (
     symmetric_beta,
 )
 
+# derived_seed(7, EPOCH, 3), computed once.
+PINNED_SEED = 3368478477221973721
+
 
 def test_derived_seeds_differ_by_purpose_and_epoch_and_repeat():
     seeds = [derived_seed(7, INITIALIZATION)] + [derived_seed(7, EPOCH, k) for k in range(4)]
     seeds.append(derived_seed(8, EPOCH, 1))
     assert len(set(seeds)) == len(seeds)
-    assert derived_seed(7, EPOCH, 3) == derived_seed(7, EPOCH, 3)
+    # The same in every process and on every machine (numpy's SeedSequence is stable).
+    assert derived_seed(7, EPOCH, 3) == PINNED_SEED
     assert all(0 <= s < 2**64 for s in seeds)
 
 

@@ -81,7 +81,7 @@ def test_classifier_probabilities_and_their_spread(cancer):
     proba, spread = model.predict_proba(X, return_std=True)
     assert proba.shape == spread.shape == (len(X), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert np.all(spread >= 0) and spread.mean() > 0
+    assert np.mean(spread > 0) > 0.5
     # Binary: both columns move together, so their spreads are equal.
     np.testing.assert_allclose(spread[:, 0], spread[:, 1], atol=1e-12)
 
@@ -91,7 +91,7 @@ def test_multilabel_probabilities_and_their_spread():
     model = RegularizedMLPClassifier(dropout=0.5, max_iter=10, random_state=0).fit(X, Y)
     proba, spread = model.predict_proba(X, return_std=True)
     assert proba.shape == spread.shape == (50, 5)
-    assert np.all((proba > 0) & (proba < 1)) and np.all(spread >= 0) and spread.mean() > 0
+    assert np.all((proba > 0) & (proba < 1)) and np.mean(spread > 0) > 0.5
     # Without dropout the passes agree with the deterministic probabilities.
     plain = RegularizedMLPClassifier(max_iter=10, random_state=0).fit(X, Y)
     mean, std = plain.predict_proba(X, return_std=True)

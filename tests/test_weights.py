@@ -130,11 +130,16 @@ def test_weight_errors_are_clear():
 
 def test_weighted_validation_scores(cancer):
     X, y = cancer
+    weights = np.where(y == 0, 2.0, 1.0)
     model = RegularizedMLPClassifier(
         early_stopping=True, max_iter=5, random_state=0
-    ).fit(X, y, sample_weight=np.where(y == 0, 2.0, 1.0))
+    ).fit(X, y, sample_weight=weights)
     assert len(model.validation_scores_) == model.n_iter_
-    assert all(0 <= s <= 1 for s in model.validation_scores_)
+    # The restored best epoch scores the held-out rows with their weights.
+    _, rows = model._validation_split(y.astype(np.float32).reshape(-1, 1), model._draw_seed())
+    weighted = model.score(X[rows], y[rows], sample_weight=weights[rows])
+    assert weighted == pytest.approx(model.best_validation_score_, abs=1e-6)
+    assert weighted != pytest.approx(model.score(X[rows], y[rows]), abs=1e-6)
 
 
 @pytest.mark.parametrize("scale", [1e307, 1e-300])
