@@ -134,7 +134,9 @@ def test_sparse_rows_are_refused_with_the_way_out(make_net):
      ("cuda", False, torch.optim.Adam, None), ("cpu", True, torch.optim.Adam, None),
      ("cuda", True, torch.optim.SGD, None)],
 )
-def test_a_net_with_cuda_graph_builds_a_capturable_adam(device, cuda_graph, optimizer, capturable, make_net):
+def test_a_net_with_cuda_graph_builds_a_capturable_adam(
+    device, cuda_graph, optimizer, capturable, make_net
+):
     # Only the optimizer's arguments: building the net on "cuda" needs no GPU.
     net = make_net(cuda_graph, device=device, optimizer=optimizer)
     module = MLPModule(5, 3, [4], "relu", [0.0], False)
