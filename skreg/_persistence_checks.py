@@ -5,9 +5,8 @@ header and the names, dtypes and shapes of the file's tensors (not their data), 
 that no value in the header can make loading allocate much more than the file's
 own size: the parameters may imply no more weights than the file's tensors hold
 (:func:`check_module_size`) before the network is built for its shapes, which must
-equal the file's tensors. A failed check
-raises :class:`Rejected`, which names the header field; :func:`skreg.load` adds
-the file's name.
+equal the file's tensors. A failed check raises :class:`Rejected`, which names the
+header field; :func:`skreg.load` adds the file's name.
 
 The fitted attributes are checked by the table in ``skreg._persistence_fitted``.
 """
@@ -151,7 +150,7 @@ def check_params(cls, raw, device):
     known = cls._get_param_names()
     for name in raw:
         if name not in known:
-            raise Rejected(f"params.{name}", f"is not a parameter of {cls.__name__}.")
+            raise Rejected(f"params.{name[:40]}", f"is not a parameter of {cls.__name__}.")
     params = {name: decode(value, f"params.{name}") for name, value in raw.items()}
     callbacks = params.get("callbacks")
     if callbacks is not None and not (isinstance(callbacks, (list, tuple)) and not callbacks):
