@@ -70,9 +70,9 @@ from ._regressor import RegularizedMLPRegressor
 FORMAT = "skreg"
 # 2: a binary classifier's network has one logistic output (in 1 it had two softmax
 # outputs), and classifiers store n_outputs_ and out_activation_.
-# 3: the optimizer's state is tensors named optimizer.state.<i>.<key> and its
-# hyperparameters are net.param_groups, the file has a checksum, and every fitted
-# attribute is checked on load.
+# 3: the optimizer's hyperparameters are net.param_groups (not a JSON tree of its state
+# dict), the file has a checksum, and _coefs_dtype is saved. Format-2 files still load,
+# with every check of format 3 but the checksum.
 FORMAT_VERSION = 3
 CHECKSUM = "skreg_sha256"
 ESTIMATORS = {cls.__name__: cls for cls in (RegularizedMLPClassifier, RegularizedMLPRegressor)}
@@ -349,7 +349,8 @@ def load(path, device="cpu"):
         If the file is not a complete file written by :func:`save` (a
         directory, a truncated file, another format or format version, a
         header that is not JSON), fails a check, or does not match its
-        checksum. The message names the file and the field.
+        checksum (files of format 2, written by earlier versions, have none).
+        The message names the file and the field.
     """
     torch_device = resolve_device(device)
     name = os.fspath(path)
@@ -369,7 +370,7 @@ def load(path, device="cpu"):
     except checks.Rejected as exc:
         raise ValueError(f"{name} is not a valid skreg file: {exc}") from None
     try:
-        if checksum(metadata[FORMAT], tensors) != metadata[CHECKSUM]:
+        if CHECKSUM in metadata and checksum(metadata[FORMAT], tensors) != metadata[CHECKSUM]:
             raise checks.Rejected(CHECKSUM, "does not match the file's contents: the file is "
                                   "corrupted or was changed after it was written.")
         checks.check_tensor_values(tensors)
@@ -399,18 +400,21 @@ def _read_header(f, name):
     return metadata, parsed, index
 
 
-def _check_version(parsed):
+def _check_metadata(metadata, parsed):
+    """The header in format 3's layout; format-2 files have no checksum to check."""
     version = parsed.get("format_version")
-    if version == FORMAT_VERSION:
-        return
+    if version not in (2, FORMAT_VERSION):
+        raise checks.Rejected("format_version", f"is {checks.short(version)}; this version of "
+                              f"skreg reads file formats 2 and {FORMAT_VERSION}.")
+    keys = {FORMAT} if version == 2 else {FORMAT, CHECKSUM}
+    if set(metadata) != keys:
+        raise checks.Rejected("metadata", f"has keys {checks.short(sorted(metadata))}; skreg "
+                              f"files of format {version} hold {sorted(keys)}.")
     if version == 2:
-        problem = ("was written by an earlier skreg, whose files cannot be checked before "
-                   "they are built: load it with that version, if you trust the file, and "
-                   "save it again")
-    else:
-        problem = "is not a version this skreg reads"
-    raise checks.Rejected("format_version", f"is {checks.short(version)}; this version of skreg "
-                          f"reads file format {FORMAT_VERSION}. The file {problem}.")
+        return checks.format_2_as_3(parsed)
+    if not re.fullmatch(r"[0-9a-f]{64}", metadata[CHECKSUM]):
+        raise checks.Rejected(CHECKSUM, "is not a SHA-256 digest.")
+    return parsed
 
 
 def _check(metadata, parsed, index, device, torch_device):
@@ -418,12 +422,7 @@ def _check(metadata, parsed, index, device, torch_device):
     checks.check_json_bounds(parsed)
     if not isinstance(parsed, dict) or parsed.get("format") != FORMAT:
         raise checks.Rejected("format", f"must be {FORMAT!r}.")
-    _check_version(parsed)
-    if set(metadata) != {FORMAT, CHECKSUM}:
-        raise checks.Rejected("metadata", f"has keys {checks.short(sorted(metadata))}; skreg "
-                              f"files hold {FORMAT!r} and {CHECKSUM!r}.")
-    if not re.fullmatch(r"[0-9a-f]{64}", metadata[CHECKSUM]):
-        raise checks.Rejected(CHECKSUM, "is not a SHA-256 digest.")
+    parsed = _check_metadata(metadata, parsed)
     for key in sorted(set(parsed) ^ HEADER_KEYS):
         problem = "is missing." if key in HEADER_KEYS else "is not a field of skreg headers."
         raise checks.Rejected(key[:40], problem)

@@ -330,3 +330,29 @@ def check_tensor_values(tensors):
             raise Rejected(f"tensor {name}", "holds NaN or infinite values.")
         if name.endswith(NON_NEGATIVE_TENSORS) and (tensor < 0).any():
             raise Rejected(f"tensor {name}", "holds negative values.")
+
+
+# ---------------------------------------------------------------------- format 2
+def format_2_as_3(header):
+    """The header of a format-2 file in format 3's layout, for the checks of format 3.
+
+    Format 2 named its tensors as format 3 does, but kept the module's and the
+    optimizer's state dicts as JSON trees pointing at them, the optimizer's
+    hyperparameters inside the latter, and no checksum; ``coefs_`` was shown in
+    float64 after loading. The trees are not used: the tensors are checked by
+    their names, as in format 3.
+    """
+    net = header.get("net")
+    if not isinstance(net, dict):
+        raise Rejected("net", "is not a JSON object.")
+    try:
+        optimizer = dict(net["optimizer"]["__dict__"])
+        groups = [dict(group["__dict__"]) for group in optimizer["param_groups"]]
+    except (KeyError, TypeError, ValueError):
+        raise Rejected("net.optimizer", "is not the state of an optimizer.") from None
+    fitted = header.get("fitted")
+    if isinstance(fitted, dict):
+        fitted = {"_coefs_dtype": "float64", **fitted}
+    net = {"batch_size": net.get("batch_size"), "seed": net.get("seed"), "param_groups": groups,
+           "history": net.get("history")}
+    return {**header, "format_version": 3, "fitted": fitted, "net": net}

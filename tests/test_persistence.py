@@ -241,8 +241,8 @@ class WritesAFileWhenUnpickled:
 
 @pytest.mark.parametrize("tamper, match", [
     (lambda h: h.update(estimator="sklearn.pipeline.Pipeline"), "only builds"),
-    (lambda h: h.update(format_version=99), "format_version is 99; .* reads file format 3"),
-    (lambda h: h.update(format_version=2), "format_version is 2; .*save it again"),
+    (lambda h: h.update(format_version=99), "format_version is 99; .* reads file formats 2 and 3"),
+    (lambda h: h.update(format_version=2), r"files of format 2 hold \['skreg'\]"),
     (lambda h: h["fitted"].update({"__class__": 1}), "fitted.__class__ is not a fitted attr"),
     (lambda h: h["params"].update(hidden_layer_sizes={"__tuple__": [5, 4]}), "imply shape"),
     (lambda h: h["params"].update(dropout=7), "params are invalid.*dropout"),
@@ -763,3 +763,31 @@ def test_load_validates_every_parameter(models, tmp_path, index, name):
     path = saved(models[index], tmp_path / "m.safetensors")
     rewrite_header(path, lambda h: h["params"].update({name: "?"}))
     assert_refused(path, f"params.*{name}")
+
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def test_files_of_format_2_load_with_the_checks_of_format_3(tmp_path):
+    # Written by skreg's save of format 2 (before the checks, the checksum and _coefs_dtype).
+    X_values = X.to_numpy()
+    classifier = skreg.load(DATA / "classifier_format2.safetensors")
+    np.testing.assert_allclose(classifier.predict_proba(X),
+                               np.load(DATA / "classifier_format2_proba.npy"), rtol=1e-6)
+    regressor = skreg.load(DATA / "regressor_format2.safetensors")
+    np.testing.assert_allclose(regressor.predict(X_values),
+                               np.load(DATA / "regressor_format2_pred.npy"), rtol=1e-6)
+    assert regressor.coefs_[0].dtype == np.float64
+    regressor.partial_fit(X_values, TARGETS)
+    path = tmp_path / "m.safetensors"
+    for name, change, match in [
+        ("regressor", lambda h: h["fitted"].update(y_scale_=ndarray([float("nan"), 1.0], "<f8")),
+         "fitted.y_scale_ must hold positive"),
+        ("classifier", lambda h: h["net"]["optimizer"]["__dict__"][1][1][0]["__dict__"].append(
+            ["lr", 1e6]), r"net.param_groups\[0\].lr is 1000000.0"),
+        ("classifier", lambda h: h["net"].pop("optimizer"), "net.optimizer is not the state"),
+    ]:
+        header, tensors = read_file(DATA / f"{name}_format2.safetensors")
+        change(header)
+        save_file(tensors, str(path), metadata={"skreg": json.dumps(header)})
+        assert_refused(path, match)
