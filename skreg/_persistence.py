@@ -20,7 +20,7 @@ before it builds anything (``skreg._persistence_checks`` and
 
 * the header's size, nesting depth, string lengths, array sizes and dtypes are
   bounded, and only skreg's two estimators can be named;
-* the parameters are validated as ``fit`` validates them; the network they
+* the parameters are checked against the constraints ``fit`` validates; the network they
   describe may have no more weights than the file's tensors hold, and every
   tensor it implies (layer widths from ``hidden_layer_sizes``, ``n_features_in_``
   and ``n_outputs_``, batch-norm buffers, the optimizer's state) must be in the
