@@ -20,9 +20,9 @@ before it builds anything (``skreg._persistence_checks`` and
 
 * the header's size, nesting depth, string lengths, array sizes and dtypes are
   bounded, and only skreg's two estimators can be named;
-* the parameters are checked against the constraints ``fit`` validates; the network they
-  describe may have no more weights than the file's tensors hold, and every
-  tensor it implies (layer widths from ``hidden_layer_sizes``, ``n_features_in_``
+* the parameters are checked against the constraints ``fit`` validates; the
+  network they describe may have no more weights than the file's tensors hold,
+  and every tensor it implies (layer widths from ``hidden_layer_sizes``, ``n_features_in_``
   and ``n_outputs_``, batch-norm buffers, the optimizer's state) must be in the
   file with that shape and dtype, and no other tensor may be, so loading
   allocates about what the file holds, never what its header claims;
@@ -43,7 +43,7 @@ a weight; it cannot detect deliberate changes, since whoever edits a file can
 recompute it. What the checks cannot catch either: a file that passes them is a
 consistent model, but its weights and labels are whatever its author chose, so
 it may predict anything, and its parameters are any that the constructor
-accepts.
+accepts (fit may still refuse their combination, lbfgs with dropout say).
 """
 
 import hashlib
