@@ -28,6 +28,7 @@ from ._callbacks import (
     ValidationScore,
     learning_rate_scheduler,
 )
+from ._continuation import apply_changed_settings
 from ._data import TensorPairDataset, data_device
 from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule
@@ -451,11 +452,15 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 "each call is one epoch on the rows it is given, with no held-out rows to "
                 "stop on. Use fit, or set early_stopping=False."
             )
-        with fitted_state_kept_on_error(self):
+        with fitted_state_kept_on_error(self, continuing=self._continues(partial)):
             return self._fit_unguarded(X, y, sample_weight, partial=partial, classes=classes)
 
+    def _continues(self, partial):
+        """Whether this call trains the fitted network further instead of building a new one."""
+        return (partial or self.warm_start) and hasattr(self, "net_")
+
     def _fit_unguarded(self, X, y, sample_weight, *, partial, classes):
-        continuing = (partial or self.warm_start) and hasattr(self, "net_")
+        continuing = self._continues(partial)
         input_dtype = getattr(X, "dtype", None)
         X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
@@ -487,7 +492,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             if self.solver == "lbfgs":
                 # Full batch, outside skorch's epoch loop: see skreg._lbfgs.
                 check_lbfgs_options(self, device)
-                if not continuing:
+                if continuing:
+                    template = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
+                    apply_changed_settings(self, self.net_, template, stochastic=False)
+                else:
                     net = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
                     net.initialize()
                     self._apply_assigned_weights(net.module_)
@@ -503,10 +511,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 X, target, weights, device, train_rows, valid_rows
             )
             if continuing:
+                # The template only tells which settings changed; the fitted net trains on.
+                template = self._build_net(
+                    X.shape[1], n_outputs, n_train, device, valid_data, seed=seed
+                )
+                apply_changed_settings(self, self.net_, template)
                 self.net_.set_params(max_epochs=epochs)
-                for _, callback in self.net_.callbacks_:
-                    if isinstance(callback, InverseScalingLR):
-                        callback.rows_per_epoch = n_train
                 epochs_before = len(self.net_.history)
                 self.net_.partial_fit(train_data, train_y)
             else:

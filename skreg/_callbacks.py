@@ -1,6 +1,5 @@
 """Small skorch callbacks that skreg adds to every net, each with one job."""
 
-import copy
 import math
 
 import numpy as np
@@ -83,15 +82,15 @@ def poisson_r2_from_log_outputs(y_true, log_pred, sample_weight=None):
 
 
 class NonFiniteLossGuard(Callback):
-    """Stop training with a ValueError once a loss is NaN or infinite, restoring the weights.
+    """Stop training with a ValueError once a loss is NaN or infinite.
 
     A NaN or infinite epoch loss (``train_loss``, or ``valid_loss`` with early
     stopping) means the weights have diverged, typically from a learning rate
     or inputs that are far too large; every prediction made from such weights
-    would be NaN. The guard copies the module's and the optimizer's state when a
-    call to ``fit``/``partial_fit`` begins; on divergence it puts that state back,
-    removes the call's epochs from the history and raises, so a network trained
-    before (``warm_start``) keeps its last finite weights.
+    would be NaN. The guard only detects and raises: the estimator puts the
+    network back as it was before the call to ``fit``/``partial_fit`` when any
+    exception leaves training (see :func:`skreg._state.fitted_state_kept_on_error`),
+    so a network trained before (``warm_start``) keeps its last finite weights.
 
     It checks each epoch's loss as the epoch ends, and when training ends it checks
     every epoch of the call (another callback may have stopped training before
@@ -108,8 +107,6 @@ class NonFiniteLossGuard(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.first_epoch_ = len(net.history)
-        self.module_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-        self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
 
     def on_epoch_end(self, net, **kwargs):
         self._check_losses(net, [net.history[-1]])
@@ -118,21 +115,16 @@ class NonFiniteLossGuard(Callback):
         self._check_losses(net, net.history[self.first_epoch_ :])
         for name, tensor in net.module_.state_dict().items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                self._restore_and_raise(net, f"the network's {name} became NaN or infinite")
-        self._forget_state()
+                self._raise(net, f"the network's {name} became NaN or infinite")
 
     def _check_losses(self, net, epochs):
         for row in epochs:
             for key in self.keys:
                 value = row.get(key)
                 if value is not None and not math.isfinite(value):
-                    self._restore_and_raise(net, f"{key} became {value} in epoch {row['epoch']}")
+                    self._raise(net, f"{key} became {value} in epoch {row['epoch']}")
 
-    def _restore_and_raise(self, net, what):
-        net.module_.load_state_dict(self.module_state_)
-        net.optimizer_.load_state_dict(self.optimizer_state_)
-        del net.history[self.first_epoch_ :]
-        self._forget_state()
+    def _raise(self, net, what):
         raise ValueError(
             # sklearn's MLP message first, so that code matching it keeps working.
             "Solver produced non-finite parameter weights. The input data may contain large "
@@ -142,10 +134,6 @@ class NonFiniteLossGuard(Callback):
             f"{net.lr:g}), standardize the features (e.g. with StandardScaler) or strengthen "
             "regularization."
         )
-
-    def _forget_state(self):
-        # The copies are only needed while training; keeping them would double the model's memory.
-        self.module_state_ = self.optimizer_state_ = None
 
 
 class NoImprovementStopping(Callback):
