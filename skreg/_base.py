@@ -529,8 +529,30 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 epochs_before = 0
                 self.t_ = 0
                 self.net_ = net.partial_fit(train_data, train_y)
-        self._set_fitted_attributes(epochs_before, n_train, input_dtype, warn=not partial)
+        interrupted = self.net_.training_interrupted
+        if interrupted:
+            self._keep_finished_epochs(epochs_before, continuing)
+        self._set_fitted_attributes(
+            epochs_before, n_train, input_dtype, warn=not (partial or interrupted)
+        )
+        if interrupted:
+            warnings.warn("Training interrupted by user.", UserWarning)
         return self
+
+    def _keep_finished_epochs(self, epochs_before, continuing):
+        """After Ctrl-C, keep the epochs finished, as sklearn's MLP does.
+
+        An epoch cut short (the stopping rule has not seen its end) leaves the
+        history and is not counted, although its weight updates stay, as in
+        sklearn. A first fit cut short before any epoch finished has nothing
+        to keep: the KeyboardInterrupt goes on, and the estimator stays as it
+        was.
+        """
+        history = self.net_.history
+        finished = dict(self.net_.callbacks_)["stopping"].epochs_seen_
+        del history[epochs_before + finished :]
+        if not continuing and not finished:
+            raise KeyboardInterrupt("Training was interrupted before its first epoch ended.")
 
     def _training_tensors(self, X, target, weights, device, train_rows, valid_rows):
         """The training data (and early stopping's validation data) as tensors on their device.

@@ -189,6 +189,9 @@ class NoImprovementStopping(Callback):
         1-based epoch, over the net's whole history, of the best monitored value.
     stopped_ : bool
         Whether the rule ended the last call's training.
+    epochs_seen_ : int
+        Epochs of the last call that the rule has counted: the epochs that call
+        finished (one interrupted before the rule saw its end is not finished).
     """
 
     # The floor of sklearn's adaptive schedule (SGDOptimizer.trigger_stopping).
@@ -207,10 +210,12 @@ class NoImprovementStopping(Callback):
         self.best_epoch_ = None
         self.best_state_ = None
         self.stopped_ = False
+        self.epochs_seen_ = 0
         return self
 
     def on_train_begin(self, net, **kwargs):
         self.stopped_ = False
+        self.epochs_seen_ = 0
         if self.early_stopping and self.best_state_ is None:
             # sklearn starts from the initial weights as the "best" ones, so that a
             # first epoch that diverges still leaves finite weights to restore.
@@ -218,6 +223,7 @@ class NoImprovementStopping(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
+        self.epochs_seen_ += 1
         if self.early_stopping:
             # An epoch whose training loss is not finite has diverged weights: whatever
             # its score (an accuracy stays finite), it is never the best epoch, and

@@ -203,10 +203,48 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             self.__dict__["_penalty_cache"] = cache
         return cache[1]
 
+    # The callback whose KeyboardInterrupt is the stopping rule's request to end training
+    # (skorch's way for a callback to stop it), not an interruption.
+    stopping_callback = "stopping"
+
+    @property
+    def training_interrupted(self):
+        """Whether the last training call ended on a KeyboardInterrupt other than the
+        stopping rule's: Ctrl-C, or a callback that raised one."""
+        return self.__dict__.get("_interrupted", False)
+
+    def notify(self, method_name, **cb_kwargs):
+        """As skorch's ``notify``; at the end of an epoch, a KeyboardInterrupt that a
+        callback other than the stopping rule raises waits until every callback has
+        seen the epoch's end, so that the epoch is finished (its score, schedule and
+        stopping rule) before training stops."""
+        if method_name != "on_epoch_end":
+            return super().notify(method_name, **cb_kwargs)
+        self.on_epoch_end(self, **cb_kwargs)
+        interrupt = None
+        for name, callback in self.callbacks_:
+            try:
+                callback.on_epoch_end(self, **cb_kwargs)
+            except KeyboardInterrupt as exc:
+                if name == self.stopping_callback:
+                    raise
+                interrupt = interrupt or exc
+                # Bypass skorch's __setattr__, which treats new attributes as parameters.
+                self.__dict__["_interrupted"] = True
+        if interrupt is not None:
+            raise interrupt
+        return None
+
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        self.__dict__["_interrupted"] = False
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except BaseException:
+        except BaseException as exc:
+            stopping = dict(self.callbacks_).get(self.stopping_callback)
+            if isinstance(exc, KeyboardInterrupt) and not getattr(stopping, "stopped_", False):
+                # Ctrl-C: skorch's partial_fit keeps the epochs done and ends training
+                # as usual; the estimator reads the flag to report it.
+                self.__dict__["_interrupted"] = True
             # skorch's partial_fit skips on_train_end when training raises (a
             # diverged loss, say): the state of the fit (the penalty's buffer
             # holding the weights, a captured graph and its device memory) must
