@@ -2,6 +2,7 @@
 
 import copy
 import gc
+import math
 import warnings
 
 import numpy as np
@@ -114,7 +115,8 @@ def assert_equal_nested(a, b):
     elif isinstance(a, np.ndarray):
         np.testing.assert_array_equal(a, b)
     else:
-        assert a == b or (a != a and b != b)
+        # NaN equals itself here: an entry that was NaN before must be NaN after.
+        assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
 
 
 def fit_quietly(model, X, y):
