@@ -173,10 +173,18 @@ PARAMETERS = """\
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``,
         for up to ``max_iter`` more epochs (``n_iter_`` counts that call's
-        epochs, as in scikit-learn). The network keeps the settings it was
-        built with; only ``max_iter`` is read again (with ``solver="lbfgs"``,
-        also ``max_fun`` and ``tol``: L-BFGS starts from the current weights,
-        with a new curvature memory).
+        epochs, as in scikit-learn; ``partial_fit`` always continues).
+        Parameters changed since are read again and take effect in the
+        continued training (learning rate, penalties, dropout rates, noise,
+        mixup, schedule, solver and its settings, batch size, stopping rule,
+        callbacks, ...), with the optimizer's state and the learning rate a
+        schedule has reached carried on; a changed ``hidden_layer_sizes``,
+        ``activation``, ``batch_norm``, ``device``, ``cuda_graph``, ``loss``
+        (regressor) or, with Adam or SGD, ``early_stopping`` raises a
+        ValueError naming the parameter and both values. ``random_state`` is
+        not read again: the epochs go on drawing from the first fit's seed.
+        With ``solver="lbfgs"``, L-BFGS starts from the current weights, with
+        a new curvature memory.
     mc_samples : int, default=50
         Number of stochastic forward passes of Monte Carlo dropout, used only
         by prediction with ``return_std=True``. A constructor parameter, so
@@ -287,6 +295,17 @@ NOTES = """\
     ``check_sample_weight_equivalence_on_dense_data`` asks for less, and is
     an expected failure). Early stopping's validation loss and score are
     weighted too.
+
+    An exception raised by ``fit`` or ``partial_fit`` (bad input, a refused
+    parameter, a diverged loss, a failing callback) leaves a fitted
+    estimator exactly as it was, its network, optimizer state and history
+    included, and an unfitted one unfitted. A ``KeyboardInterrupt`` during
+    Adam or SGD training (Ctrl-C) ends training as scikit-learn's MLP does:
+    the epochs finished are kept and counted in ``n_iter_``, an epoch cut
+    short is not counted (its weight updates stay), and a ``UserWarning``
+    says "Training interrupted by user."; a fresh fit interrupted before its
+    first epoch ends raises the ``KeyboardInterrupt`` and leaves the estimator
+    as it was. With ``solver="lbfgs"`` the ``KeyboardInterrupt`` is raised.
 
 """
 

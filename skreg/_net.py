@@ -281,6 +281,24 @@ class RegularizedNet(NeuralNet):
         # loss several times per step reports the first evaluation.
         return steps[0]
 
+    # The stopping rule's callback: when it decides to stop, the KeyboardInterrupt that
+    # ends training (skorch's way for a callback to stop it) is not an interruption.
+    stopping_callback = "stopping"
+
+    @property
+    def training_interrupted(self):
+        """Whether the last training call ended on a KeyboardInterrupt other than the
+        stopping rule's: Ctrl-C, or a callback that raised one.
+
+        skorch's ``partial_fit`` ends training as usual after a KeyboardInterrupt;
+        the call was interrupted when the stopping rule neither asked to stop nor
+        saw the end of every epoch the call was to train.
+        """
+        stopping = dict(self.callbacks_).get(self.stopping_callback)
+        if stopping is None:
+            return False
+        return not stopping.stopped_ and stopping.epochs_seen_ < self.max_epochs
+
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, with the penalty's gradient added in place after backward.
 

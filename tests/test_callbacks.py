@@ -93,7 +93,8 @@ def test_guard_lets_finite_training_through_and_keeps_no_copies(diabetes):
     X, y = diabetes
     model = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(X, y)
     guard = dict(model.net_.callbacks_)["guard"]
-    assert guard.module_state_ is None and guard.optimizer_state_ is None
+    # It only detects: no copy of the weights or the optimizer's state is held.
+    assert set(vars(guard)) == {"keys", "first_epoch_"}
     assert np.isfinite(model.predict(X)).all()
 
 
