@@ -43,8 +43,6 @@ extensions = [
     # Copies MathJax into _static, so formulas render without network access.
     "sphinx-mathjax-offline",
 ]
-# The SVG output needs no web fonts (the bundled MathJax ships none for its HTML output).
-mathjax_path = "mathjax/tex-svg.js"
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "plots"]
@@ -139,6 +137,9 @@ def _split_study_headline(app):
 
 
 def setup(app):
+    # MathJax's SVG output needs no web fonts, and the bundled MathJax ships none for its HTML
+    # output. Set here: sphinx-mathjax-offline sets mathjax_path when it loads, after conf.py.
+    app.config.mathjax_path = "mathjax/tex-svg.js"
     app.connect("autodoc-process-docstring", _unlink_sklearn_roles)
     app.connect("source-read", _include_changelog)
     app.connect("builder-inited", _split_study_headline)
