@@ -200,15 +200,18 @@ PARAMETERS = """\
         :func:`skreg.load` (which loads onto the CPU by default).
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks. They are copied before training, so the objects
-        passed in are never modified.
+        passed in are never modified. They run after skreg's own callbacks (the
+        validation score, the schedule, the stopping rule) and see the end of
+        every epoch, the last one included; training ends after them.
     cuda_graph : bool, default=False
         On a GPU (``device="cuda"``), capture the training step (forward, loss,
         backward and the Adam update) in a CUDA graph once per fit and replay
         it for every batch, which removes most of the per-batch launch cost of
         small networks. Needs ``solver="adam"``, dense training data that fits on
-        the device, and no callback that uses ``on_grad_computed``. Per-batch
-        losses are read once per epoch. Results match the eager step up to
-        floating-point rounding (without dropout; dropout draws other masks).
+        the device, and no callback that uses ``on_grad_computed``. Each batch's
+        loss is read when the batch ends, as skorch's loop does. Results match
+        the eager step up to floating-point rounding (without dropout; dropout
+        draws other masks).
         Only full batches replay the graph: a last, smaller batch of an epoch
         runs eagerly, and so does all of training when the training set is
         smaller than one batch.
