@@ -12,6 +12,9 @@ For each data set, in the same run:
   DEFAULT_SPACE, cv=<the same folds>, n_jobs=2)``: every candidate x fold trained for up to
   the same 200 epochs (sklearn's stopping rule on the training loss), then the refit.
 
+The CV estimator is also timed with each of its levers switched off in turn (early
+stopping per candidate x fold, successive halving, stacked training), in the same run.
+
 Reported: both wall times (the whole ``fit``, refit included) and their ratio (the goal is
 the CV estimator at least 3x faster on 2 cores), and the full-CV score of the candidate
 each picks: GridSearchCV's ``cv_results_`` holds the full 5-fold score of every candidate,
@@ -60,6 +63,14 @@ from skreg._search import DEFAULT_SPACE
 
 DATASETS = ("breast_cancer", "adult", "california")
 
+# The settings that switch each lever of the search off. Early stopping: a patience of
+# more epochs than a member trains never stops it.
+LEVERS = {
+    "early stopping": {"n_iter_no_change": 10**6},
+    "halving": {"halving": False},
+    "stacking": {"stacked": False},
+}
+
 
 def prepared(name, max_rows):
     """``(X, y, task)`` of ``name``: subsampled to ``max_rows`` (seed 0), encoded, scaled."""
@@ -91,6 +102,12 @@ def run_one(name, args, settings):
         start = time.perf_counter()
         ours = cv_cls(param_grid=space, cv=folds, n_jobs=2, **network).fit(X, y)
         ours_time = time.perf_counter() - start
+        # Each lever of the search switched off in turn, to measure what it saves.
+        lever_times = {}
+        for lever, off in LEVERS.items():
+            start = time.perf_counter()
+            cv_cls(param_grid=space, cv=folds, n_jobs=2, **{**network, **off}).fit(X, y)
+            lever_times[f"without {lever} (s)"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
         grid = GridSearchCV(base_cls(**network), space, cv=folds, n_jobs=2).fit(X, y)
         grid_time = time.perf_counter() - start
@@ -103,6 +120,7 @@ def run_one(name, args, settings):
         "candidates": len(results["params"]), "folds": settings["folds"],
         "cv estimator (s)": round(ours_time, 2), "GridSearchCV n_jobs=2 (s)": round(grid_time, 2),
         "speed-up": round(grid_time / ours_time, 2),
+        **lever_times,
         "cv estimator's pick": str(ours.best_params_),
         "its full-CV score": round(float(results["mean_test_score"][pick]), 4),
         "grid's pick": str(grid.best_params_),
