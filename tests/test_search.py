@@ -84,6 +84,20 @@ def test_regressor_bagging_and_refit(cancer):
     assert type(model.estimators_[0]) is RegularizedMLPRegressor
 
 
+def test_n_jobs_minus_one_uses_every_core_for_the_stack(cancer):
+    # joblib's -1 (every core) becomes a thread count, which torch needs positive.
+    model = RegularizedMLPClassifierCV(param_grid={"alpha": [1e-3]}, n_jobs=-1, **SMALL)
+    assert np.isfinite(model.fit(*cancer).best_score_)
+
+
+def test_float32_input_gives_float32_predictions():
+    X, y = load_diabetes(return_X_y=True)
+    X = X[:150].astype(np.float32)
+    model = RegularizedMLPRegressorCV(param_grid={"alpha": [1e-3]}, **SMALL).fit(X, y[:150])
+    assert model.predict(X).dtype == np.float32
+    assert model.predict(X.astype(np.float64)).dtype == np.float64
+
+
 def test_a_random_state_repeats_the_search(cancer, fitted):
     X, y = cancer
     again = RegularizedMLPClassifierCV(param_grid=GRID, **SMALL).fit(X, y)
@@ -101,6 +115,25 @@ def test_ordinary_and_stacked_trainers_both_search(cancer):
     assert np.isfinite(model.cv_results_["mean_test_score"]).all()
     with pytest.raises(ValueError, match="stacked=True, but candidate"):
         RegularizedMLPClassifierCV(param_grid=space, stacked=True, **SMALL).fit(*cancer)
+
+
+def test_architectures_train_as_separate_stacks(cancer):
+    space = {"hidden_layer_sizes": [(4,), (8, 4)], "alpha": [1e-4, 1e-1]}
+    model = RegularizedMLPClassifierCV(param_grid=space, **SMALL).fit(*cancer)
+    assert np.isfinite(model.cv_results_["mean_test_score"]).all()
+    assert model.best_estimator_.hidden_layer_sizes == model.best_params_["hidden_layer_sizes"]
+
+
+def test_multilabel_and_multiclass_targets(cancer):
+    X, y = cancer
+    indicator = np.column_stack([y, 1 - y, X[:, 0] > 0]).astype(int)
+    three = np.where(X[:, 1] > 0.5, 2, y)
+    for target in (indicator, three):
+        model = RegularizedMLPClassifierCV(param_grid={"alpha": [1e-4]}, **SMALL).fit(X, target)
+        predicted = model.predict(X)
+        assert predicted.shape == target.shape
+        assert set(np.unique(predicted)) <= set(np.unique(target))
+        np.testing.assert_array_equal(predicted, model.best_estimator_.predict(X))
 
 
 def test_halving_drops_the_worse_half_early(cancer):

@@ -62,6 +62,37 @@ def test_one_member_trains_as_the_ordinary_estimator(diabetes, penalties):
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
 
+@pytest.mark.parametrize("layout", ["binary", "multiclass", "multilabel"])
+def test_one_member_trains_as_the_ordinary_classifier(layout):
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:N_ROWS]).astype(np.float32)
+    y = {
+        "binary": y[:N_ROWS],
+        "multiclass": np.where(X[:, 1] > 0.5, 2, y[:N_ROWS]),
+        "multilabel": np.column_stack([y[:N_ROWS], X[:, 0] > 0, X[:, 1] > 0]).astype(int),
+    }[layout]
+    template = RegularizedMLPClassifier((8,))
+    target, n_outputs = template._prepare_target(y, False)
+    rows = np.arange(N_ROWS)
+    stack = StackedTrainer(
+        torch.from_numpy(X), torch.from_numpy(target[None]), [(rows, rows)], [0], settings(),
+        hidden_layer_sizes=[8], n_outputs=n_outputs, activation="tanh",
+        criterion=template._criterion(), batch_size=N_ROWS, shuffle=False,
+        betas=(0.9, 0.999), epsilon=1e-8, seed=0,
+    )
+    model = RegularizedMLPClassifier(
+        (8,), activation="tanh", alpha=0.0, batch_size=N_ROWS, shuffle=False, max_iter=10,
+        tol=0, n_iter_no_change=100, learning_rate_init=1e-2,
+    )
+    model.coefs_, model.intercepts_ = stack.member_arrays(0)
+    with pytest.warns(Warning):
+        model.fit(X, y)
+    losses = [stack.run_epoch()[0] for _ in range(10)]
+    np.testing.assert_allclose(losses, model.loss_curve_, rtol=1e-5)
+    score = template._validation_score_fn()(torch.from_numpy(target), stack.held_out_outputs()[0])
+    assert score == pytest.approx(model.score(X, y))
+
+
 def test_members_do_not_affect_each_other(diabetes):
     # Member 0 of a two-member stack trains as the one-member stack of its settings,
     # whatever the other member's dropout, penalties and learning rate.
