@@ -172,3 +172,33 @@ def test_a_stacked_classifier_member_scores_as_the_ordinary_estimator():
         model.fit(X[train], y[train])
     assert abs(stacked_accuracy - model.score(X[valid], y[valid])) < 0.04
     assert stacked_accuracy > 0.9
+
+
+def test_a_fold_with_fewer_batches_skips_the_extra_step(diabetes):
+    # Fold 0 has two batches of 32 rows an epoch, fold 1 three: in the third batch the
+    # member of fold 0 has no rows and must keep its weights and optimizer state, so it
+    # trains as it does in a stack of its own.
+    X, y = diabetes
+    target = ((y - y.mean()) / y.std()).astype(np.float32).reshape(1, -1, 1)
+    targets = torch.from_numpy(np.concatenate([target, target]))
+    rows = np.arange(len(y))
+    folds = [(rows[:64], rows[64:80]), (rows[:70], rows[70:90])]
+
+    def stack(member_fold):
+        return StackedTrainer(
+            torch.from_numpy(X), targets, folds, member_fold, settings(len(member_fold)),
+            hidden_layer_sizes=[16], n_outputs=1, activation="relu",
+            criterion=torch.nn.MSELoss(reduction="none"), batch_size=32, shuffle=True,
+            betas=(0.9, 0.999), epsilon=1e-8, seed=0,
+        )
+
+    pair, alone = stack([0, 1]), stack([0])
+    with torch.no_grad():
+        for ours, theirs in zip(pair.weights + pair.biases, alone.weights + alone.biases):
+            theirs.copy_(ours[:1])
+    for _ in range(3):
+        pair.run_epoch()
+        alone.run_epoch()
+    for ours, theirs in zip(pair.member_arrays(0)[0], alone.member_arrays(0)[0]):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert alone.optimizer.steps.item() == 6 and pair.optimizer.steps.flatten().tolist() == [6, 9]
