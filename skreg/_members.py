@@ -64,7 +64,10 @@ class OrdinaryMember:
 
 
 def _train_ordinary(state, epochs, scorer):
-    """Fit ``state.estimator`` ``epochs`` more epochs; return ``(state, epochs run, score)``."""
+    """Fit ``state.estimator`` ``epochs`` more epochs and score it on the held-out rows.
+
+    Returns ``(state, epochs run, score, fit seconds, score seconds)``.
+    """
     est = state.estimator
     est.set_params(max_iter=epochs)
     start = time.perf_counter()
@@ -104,10 +107,11 @@ class StackedEngine:
         self.valid_targets = [torch.as_tensor(t[v]).to(device)
                               for t, (_, v) in zip(targets, folds)]
         self.trainer = StackedTrainer(
-            torch.as_tensor(X, dtype=torch.float32).to(device), torch.as_tensor(np.stack(targets)).to(device),
+            torch.as_tensor(X, dtype=torch.float32).to(device),
+            torch.as_tensor(np.stack(targets)).to(device),
             folds, [m.fold for m in members], settings, hidden_layer_sizes=hidden,
-            n_outputs=templates[0].n_outputs_,
-            activation=first.activation, criterion=templates[0]._criterion(),
+            n_outputs=templates[0].n_outputs_, activation=first.activation,
+            criterion=templates[0]._criterion(),
             batch_size=min(first._batch_size(len(t)) for t, _ in folds), shuffle=first.shuffle,
             betas=(first.beta_1, first.beta_2), epsilon=first.epsilon, seed=seed,
         )
@@ -132,8 +136,9 @@ class StackedEngine:
                 share = (middle - start) / len(positions)
                 score_share = (time.perf_counter() - middle) / len(positions)
                 for i, score in zip(positions, scores):
-                    update_member(self.members[i], 1, score, self.tol, self.patience, share,
-                            score_share)
+                    update_member(
+                        self.members[i], 1, score, self.tol, self.patience, share, score_share
+                    )
 
     def _score(self, member, outputs):
         if not torch.isfinite(outputs).all():

@@ -210,7 +210,8 @@ class _BaseSearchCV(BaseEstimator):
             try:
                 self._base_estimator(**params)._validate_params()
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"The search space's candidate {params} is invalid: {exc}") from exc
+                message = f"The search space's candidate {params} is invalid: {exc}"
+                raise ValueError(message) from exc
         return candidates
 
     # ------------------------------------------------------------------ fitting

@@ -57,7 +57,8 @@ def test_best_params_agree_with_cv_results(fitted):
 def test_refit_is_an_ordinary_model_trained_for_the_best_epochs(cancer, fitted):
     model = fitted.best_estimator_
     assert type(model) is RegularizedMLPClassifier
-    assert model.max_iter == max(1, round(fitted.cv_results_["mean_best_epoch"][fitted.best_index_]))
+    best_epochs = fitted.cv_results_["mean_best_epoch"][fitted.best_index_]
+    assert model.max_iter == max(1, round(best_epochs))
     assert model.get_params()["alpha"] == fitted.best_params_["alpha"]
     np.testing.assert_array_equal(fitted.predict(cancer[0]), model.predict(cancer[0]))
     assert not hasattr(fitted, "estimators_")
@@ -144,6 +145,17 @@ def test_halving_drops_the_worse_half_early(cancer):
     # Rungs at 2, 4 and 8 of 16 epochs: 4 candidates, then 2, then 1.
     assert sorted(halved.cv_results_["n_epochs"]) == [2, 2, 4, 16]
     assert list(full.cv_results_["n_epochs"]) == [16] * 4
+
+
+def test_a_scorer_sees_the_members_predictions(cancer, fitted):
+    # sklearn's accuracy scorer on the stacked members' held-out predictions gives the
+    # scores of the built-in accuracy on their logits.
+    scored = RegularizedMLPClassifierCV(param_grid=GRID, scoring="accuracy", **SMALL)
+    scored.fit(*cancer)
+    np.testing.assert_allclose(scored.cv_results_["mean_test_score"],
+                               fitted.cv_results_["mean_test_score"], rtol=1e-6)
+    log_loss = RegularizedMLPClassifierCV(param_grid=GRID, scoring="neg_log_loss", **SMALL)
+    assert (log_loss.fit(*cancer).cv_results_["mean_test_score"] < 0).all()
 
 
 def test_pipeline_and_clone(cancer):
