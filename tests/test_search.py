@@ -9,6 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback
 
+import skreg
 from skreg import (
     RegularizedMLPClassifier,
     RegularizedMLPClassifierCV,
@@ -63,6 +64,13 @@ def test_refit_is_an_ordinary_model_trained_for_the_best_epochs(cancer, fitted):
     np.testing.assert_array_equal(fitted.predict(cancer[0]), model.predict(cancer[0]))
     assert not hasattr(fitted, "estimators_")
     assert fitted.score(*cancer) > 0.85
+
+
+def test_the_final_model_saves_and_loads_as_any_skreg_model(cancer, fitted, tmp_path):
+    path = tmp_path / "best.safetensors"
+    skreg.save(fitted.best_estimator_, path)
+    loaded = skreg.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(cancer[0]), fitted.predict_proba(cancer[0]))
 
 
 def test_bagging_averages_the_fold_models(cancer):
