@@ -4,15 +4,18 @@ from ._classifier import RegularizedMLPClassifier
 from ._compare import compare, plot_comparison
 from ._persistence import load, save
 from ._regressor import RegularizedMLPRegressor
+from ._search import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RegularizedMLPClassifier",
+    "RegularizedMLPClassifierCV",
     "RegularizedMLPRegressor",
+    "RegularizedMLPRegressorCV",
+    "__version__",
     "compare",
     "load",
     "plot_comparison",
     "save",
-    "__version__",
 ]

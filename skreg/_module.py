@@ -98,6 +98,25 @@ class MLPModule(nn.Module):
         self.hidden = nn.Sequential(*blocks)
         self.output = initialized_linear(width_in, n_outputs, generator)
 
+    def set_dropout(self, dropout):
+        """Give hidden layer ``i`` the dropout rate ``dropout[i]``, keeping every other layer.
+
+        Dropout layers hold no parameters, so the network's weights (and the
+        optimizer's references to them) stay as they are. The rates take new
+        dropout layers rather than changing the old ones, so that a copy of the
+        layer list made earlier still describes the earlier network.
+        """
+        blocks = []
+        for layer in self.hidden:
+            if isinstance(layer, nn.Linear):
+                blocks.append([])
+            if not isinstance(layer, nn.Dropout):
+                blocks[-1].append(layer)
+        layers = []
+        for block, p in zip(blocks, dropout, strict=True):
+            layers += block + ([GeneratorDropout(p)] if p > 0 else [])
+        self.hidden = nn.Sequential(*layers).train(self.training)
+
     def forward(self, X, generator=None):
         """Outputs for ``X``; in training mode dropout masks are drawn from ``generator``
         (torch's global generator when it is None)."""
