@@ -3,6 +3,7 @@
 from ._classifier import RegularizedMLPClassifier
 from ._compare import compare, plot_comparison
 from ._persistence import load, save
+from ._preprocessing import RobustScaleSmoothClip
 from ._regressor import RegularizedMLPRegressor
 
 __version__ = "0.1.0"
@@ -10,6 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "RegularizedMLPClassifier",
     "RegularizedMLPRegressor",
+    "RobustScaleSmoothClip",
     "compare",
     "load",
     "plot_comparison",
