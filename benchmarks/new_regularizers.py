@@ -15,8 +15,8 @@ model changes one thing: ``RobustScaleSmoothClip`` instead of ``StandardScaler``
 ``residual=True``; ``swa_start=0.75``; ``dropout=0.15`` without and with
 ``dropout_schedule="flat_cos"``; ``weight_decay=0.5`` without and with
 ``weight_decay_schedule="flat_cos"``. Reported: mean and standard deviation over the
-splits, and the mean and standard deviation of the paired difference to the
-baseline (a model helps where that difference is beyond its spread), and to the
+splits, and the mean, standard deviation and median of the paired difference to the
+baseline, with the number of splits on which the model is better (a model helps where that difference is beyond its spread), and to the
 unscheduled model for the schedules. No timings: they mean nothing on a shared machine.
 
 Run: ``PYTHONPATH=. python benchmarks/new_regularizers.py --splits 5``; writes
@@ -127,11 +127,15 @@ def summary(results):
             wide = part.pivot(index="split", columns="model", values=metric)
             for name, (_, _, reference) in MODELS.items():
                 entry = {"data": data_name, "metric": metric, "model": name,
-                         "mean": wide[name].mean(), "std": wide[name].std(ddof=1)}
+                         "mean": wide[name].mean(), "std": wide[name].std(ddof=1),
+                         "median": wide[name].median()}
                 if reference is not None:
                     diff = wide[name] - wide[reference]
+                    better = diff > 0 if metric == "accuracy" else diff < 0
                     entry.update({"compared_with": reference, "mean_difference": diff.mean(),
-                                  "std_difference": diff.std(ddof=1)})
+                                  "std_difference": diff.std(ddof=1),
+                                  "median_difference": diff.median(),
+                                  "better_in": f"{int(better.sum())} of {len(diff)}"})
                 tables.append(entry)
     return pd.DataFrame(tables)
 
@@ -174,7 +178,8 @@ def main():
         "",
         "`mean_difference` is the model's metric minus that of `compared_with` on the same "
         "split (higher is better for accuracy, lower for log loss and RMSE), "
-        "`std_difference` its standard deviation over the splits.",
+        "`std_difference` its standard deviation over the splits, `better_in` the splits where "
+        "the model is strictly better; medians resist a split where one fit fails.",
         "",
         table.to_markdown(index=False, floatfmt=".4f"),
         "",
