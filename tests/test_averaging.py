@@ -56,7 +56,8 @@ def test_batch_norm_statistics_are_recomputed_for_the_averaged_weights(diabetes)
 
 def test_training_that_stops_before_averaging_keeps_its_last_weights(cancer):
     X, y = cancer
-    # No epoch improves by tol=1e9: after the first epoch the rule stops in 3 more, averaging starts at 11.
+    # No epoch improves by tol=1e9: after the first epoch the rule stops in 3 more;
+    # averaging would start at epoch 11.
     model, epochs = fit_recording(
         RegularizedMLPClassifier((8,), swa_start=0.5, max_iter=20, tol=1e9, n_iter_no_change=2,
                                  random_state=0), X, y,

@@ -15,7 +15,8 @@ from skreg._schedules import schedule_factor
         ("constant", [1.0, 1.0, 1.0, 1.0]),
         # t = 0, 1/4, 1/2, 3/4: flat for the first half, then half a cosine.
         ("flat_cos", [1.0, 1.0, 1.0, 0.5]),
-        ("cos", [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5, 0.5 * (1 + math.cos(0.75 * math.pi))]),
+        ("cos", [1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
+                 0.5 * (1 + math.cos(0.75 * math.pi))]),
         ("linear", [1.0, 0.75, 0.5, 0.25]),
     ],
 )
