@@ -507,7 +507,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         check_averaging_options(self, partial)
         check_schedule_options(self)
         if self.batch_norm and X.shape[0] < 2:
-            raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
+            raise ValueError(
+                "batch_norm=True needs at least 2 samples to normalize a batch; got "
+                f"n_samples={X.shape[0]}."
+            )
         # A continued fit keeps the seed of the net's first fit: its epochs draw from
         # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
         seed = self.net_.seed if continuing else self._draw_seed()
