@@ -777,35 +777,54 @@ def sweep_verdicts(sweeps):
 
 
 def plot_main(summary, datasets, path):
+    """Every model on every data set: mean and std over the outer splits, one panel each.
+
+    Two panels a row, sized to be read at about 600 pixels wide (a documentation page).
+    Points, not bars: each panel's axis spans only its models' range, and a bar cut off
+    there would exaggerate the differences; the dotted line is the unregularized network.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n_cols = min(4, len(datasets))
+    n_cols = min(2, len(datasets))
     n_rows = -(-len(datasets) // n_cols)
-    n_models = summary.groupby("dataset").size().max()
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, (1 + 0.28 * n_models) * n_rows),
-                             squeeze=False)
+    models = list(dict.fromkeys(summary.model))
+    colors = {"skreg": "tab:blue", "peer": "tab:orange", "remedy": "tab:green"}
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(7.6, (0.8 + 0.19 * len(models)) * n_rows),
+                             squeeze=False, sharey=True)
     for ax in axes.flat[len(datasets):]:
         ax.set_visible(False)
     for ax, data in zip(axes.flat, datasets):
         m = data.primary_metric
-        part = summary[summary.dataset == data.name]
-        colors = {"skreg": "tab:blue", "peer": "tab:orange", "remedy": "tab:green"}
-        ax.barh(part.model, part[f"{m}_mean"], xerr=part[f"{m}_std"],
-                color=[colors[f] for f in part.family])
-        low = (part[f"{m}_mean"] - part[f"{m}_std"]).min()
-        high = (part[f"{m}_mean"] + part[f"{m}_std"]).max()
-        pad = 0.1 * (high - low + 1e-9)
-        ax.set_xlim(low - pad, high + pad)
-        ax.set_title(f"{data.name}\n{m} ({'higher' if HIGHER_IS_BETTER[m] else 'lower'} is better)",
-                     fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.invert_yaxis()
-    fig.tight_layout()
+        part = summary[summary.dataset == data.name].set_index("model").reindex(models)
+        rows = np.arange(len(models))
+        for family, color in colors.items():
+            mine = (part.family == family).to_numpy()
+            ax.errorbar(part[f"{m}_mean"][mine], rows[mine], xerr=part[f"{m}_std"][mine],
+                        fmt="o", color=color, markersize=4, capsize=2, label=family)
+        ax.axvline(part.loc["unregularized", f"{m}_mean"], color="gray", ls=":", lw=1)
+        better = "higher" if HIGHER_IS_BETTER[m] else "lower"
+        ax.set_title(f"{data.name}: {m} ({better} is better)", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(np.arange(len(models)), models)
+    axes[0][0].invert_yaxis()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))  # room for the legend
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def replot_main(out):
+    """Redraw the main figure from a finished run's summary and headline CSVs, fitting nothing."""
+    summary = pd.read_csv(f"{out}_summary.csv")
+    head = pd.read_csv(f"{out}_headline.csv")
+    datasets = [argparse.Namespace(name=name, primary_metric=metric)
+                for name, metric in zip(head.dataset, head.metric)]
+    plot_main(summary[summary.dataset.isin(head.dataset)], datasets, f"{out}_main.png")
 
 
 def plot_sweeps(sweeps, path):
@@ -992,6 +1011,9 @@ def main(argv=None):
                              "(same splits and seeds)")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild tables and figures from this tag's CSV files; fit nothing")
+    parser.add_argument("--plot-only", action="store_true",
+                        help="redraw this tag's main figure from its summary and headline CSVs "
+                             "(no data sets needed); fit nothing")
     parser.add_argument("--no-sweeps", action="store_true", help="skip the size/width sweeps")
     parser.add_argument("--no-main", action="store_true", help="skip the main comparison")
     parser.add_argument("--tag", default=None, help="file prefix (default: the mode)")
@@ -1012,6 +1034,9 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"regularization_{tag}"
 
+    if args.plot_only:
+        replot_main(out)
+        return
     datasets = load_datasets(config)
     notes = sorted({n for d in datasets for n in available_regularizers(d.task)[1]})
     timings = {}

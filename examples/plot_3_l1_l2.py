@@ -78,15 +78,18 @@ for name, param in models["no penalty"].net_.module_.named_parameters():
 # weight toward zero by the same amount whatever its size, which piles most weights up at
 # zero and leaves a few large ones.
 bins = np.linspace(-0.4, 0.4, 81)
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), sharey=True)
-for ax, (name, model) in zip(axes, models.items()):
+fig, axes = plt.subplots(2, 2, figsize=(7.6, 5.6), sharex=True, sharey=True)
+for ax, (name, model) in zip(axes.flat, models.items()):
     weights = np.concatenate([w.ravel() for w in penalized_weights(model)])
     ax.hist(weights, bins=bins, color="tab:blue")
     ax.set_yscale("log")
     ax.set_title(name, fontsize=10)
+for ax in axes[1]:
     ax.set_xlabel("weight value")
-axes[0].set_ylabel("number of weights (log scale)")
-fig.suptitle("Breast cancer + 30 noise columns: all weights of a 64-unit network")
+for ax in axes[:, 0]:
+    ax.set_ylabel("number of weights\n(log scale)")
+fig.suptitle("Breast cancer + 30 noise columns: all weights of a 64-unit network",
+             fontsize=11)
 fig.tight_layout()
 plt.show()
 
@@ -114,14 +117,14 @@ for name, model in models.items():
 # An input feature is switched off when every weight leaving it is (near) zero, i.e. when
 # its column of the first weight matrix has a small norm. The bars show that norm for the
 # 30 real features (blue) and the 30 noise columns (orange).
-fig, axes = plt.subplots(4, 1, figsize=(10, 8.5), sharex=True)
+fig, axes = plt.subplots(4, 1, figsize=(7.6, 9.5), sharex=True)
 colors = ["tab:blue"] * 30 + ["tab:orange"] * 30
 for ax, (name, model) in zip(axes, models.items()):
     column_norms = np.linalg.norm(penalized_weights(model)[0], axis=0)
     ax.bar(np.arange(60), column_norms, color=colors)
     top30 = np.argsort(column_norms)[::-1][:30]
     ax.set_title(
-        f"{name}: {np.sum(top30 < 30)} of the 30 largest columns are real features; "
+        f"{name}: {np.sum(top30 < 30)} of the 30 largest columns are real features\n"
         f"mean norm real {column_norms[:30].mean():.3f}, "
         f"noise {column_norms[30:].mean():.3f}",
         fontsize=10,

@@ -170,14 +170,15 @@ for name, column in [("accuracy", 0), ("log loss", 1)]:
         f"{difference.max():+.4f})"
     )
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.8))
 for ax, (name, column) in zip(axes, [("test accuracy", 0), ("test log loss", 1)]):
     for split in range(len(plain)):
         ax.plot([0, 1], [plain[split, column], dropped[split, column]], "o-", color="gray")
     ax.set_xticks([0, 1], ["no dropout", "dropout=0.5"])
     ax.set_xlim(-0.4, 1.4)
     ax.set_title(name)
-fig.suptitle("Digits: five random splits (500 training rows), one line per split")
+fig.suptitle("Digits: five random splits (500 training rows), one line per split",
+             fontsize=11)
 fig.tight_layout()
 plt.show()
 
@@ -246,7 +247,7 @@ wrong = predicted != y_test
 print(f"median MC std, correct rows: {np.median(spread[~wrong]):.4f} ({np.sum(~wrong)} rows)")
 print(f"median MC std, wrong rows:   {np.median(spread[wrong]):.4f} ({np.sum(wrong)} rows)")
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+fig, axes = plt.subplots(2, 1, figsize=(7.6, 7.4))
 names = list(predictions)
 axes[0].barh(names, [log_loss(y_test, predictions[name]) for name in names],
              color=["tab:blue", "tab:blue", "tab:red", "tab:red"])

@@ -105,15 +105,52 @@ print(f"recorded at last epoch {model.n_iter_}:      {history[-1, 'weight_norm']
 # longer to find a better minimum, at the cost of time. The table refits with several
 # patiences (the best epoch's weights are restored in every case).
 print("n_iter_no_change  epochs run  best_epoch_  test R²")
-for patience in [2, 5, 20, 50]:
+patiences = [2, 5, 10, 20, 50]
+by_patience = {}
+for patience in patiences:
     fitted = RegularizedMLPRegressor(
         (128, 128), early_stopping=True, validation_fraction=0.2,
         n_iter_no_change=patience, max_iter=500, random_state=0,
     ).fit(X_train, y_train)
+    by_patience[patience] = fitted
     print(
         f"{patience:16d}  {fitted.n_iter_:10d}  {fitted.best_epoch_:11d}  "
         f"{fitted.score(X_test, y_test):7.3f}"
     )
+
+# %%
+# Every fit draws the same weights and batches (same ``random_state``), so the fits share
+# one validation curve up to the epoch where each stops: the longest run shows them all.
+# Left, that curve with each patience's last epoch (bar) and restored epoch (dot); right,
+# what each restored network scores on the test rows.
+longest = by_patience[max(patiences)]
+fig, (ax, ax_test) = plt.subplots(
+    1, 2, figsize=(7.5, 3.8), gridspec_kw={"width_ratios": [2, 1]}
+)
+curve = longest.validation_scores_
+ax.plot(np.arange(1, len(curve) + 1), curve, color="gray", lw=1, label="validation R²")
+for i, patience in enumerate(patiences):
+    fitted = by_patience[patience]
+    color = f"C{i}"
+    # Shrinking rings, so that patiences which restore the same epoch stay visible.
+    ax.plot(fitted.best_epoch_, fitted.best_validation_score_, "o", color=color,
+            markersize=13 - 2 * i, label=f"n_iter_no_change={patience}")
+    ax.axvline(fitted.n_iter_, color=color, ls=":", lw=1.5)
+    test_score = fitted.score(X_test, y_test)
+    ax_test.bar(i, test_score, color=color)
+    ax_test.annotate(f"{test_score:.3f}", (i, test_score), xytext=(0, 3),
+                     textcoords="offset points", ha="center", fontsize=8)
+ax.set_xlabel("epoch")
+ax.set_ylabel("validation R²")
+ax.set_title("Restored epoch (dot) and last epoch (dotted)", fontsize=10)
+ax.legend(fontsize=8, loc="lower right")
+ax_test.set_xticks(range(len(patiences)), [str(p) for p in patiences])
+ax_test.set_xlabel("n_iter_no_change")
+ax_test.set_ylabel("test R²")
+ax_test.set_ylim(0, 1)  # from zero: bar lengths compare honestly
+ax_test.set_title("Test R², restored network", fontsize=10)
+fig.tight_layout()
+plt.show()
 
 # %%
 # Early stopping limits the size of the weights

@@ -81,7 +81,7 @@ for data_name, load in [("breast cancer", load_breast_cancer), ("wine", load_win
             f"{np.mean(losses[kind]):.4f} ± {np.std(losses[kind]):.4f}"
         )
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.6))
 for ax, (data_name, losses) in zip(axes, image_style.items()):
     ax.bar(
         kinds, [np.mean(losses[k]) for k in kinds], yerr=[np.std(losses[k]) for k in kinds],
@@ -89,7 +89,8 @@ for ax, (data_name, losses) in zip(axes, image_style.items()):
     )
     ax.set_title(f"{data_name} (5 folds)")
     ax.set_ylabel("test log loss")
-fig.suptitle("Image-style augmentation on tabular data: one transformed copy per row")
+fig.suptitle("Image-style augmentation on tabular data: one transformed copy per row",
+             fontsize=11)
 fig.tight_layout()
 plt.show()
 
@@ -159,17 +160,17 @@ for alpha in alphas:
 rows = np.array(rows)
 
 labels = [str(a) for a in alphas]
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+fig, axes = plt.subplots(1, 3, figsize=(7.6, 3.4))
 axes[0].plot(labels, rows[:, 0], "o-")
 axes[0].set_title("test accuracy")
 axes[1].plot(labels, rows[:, 1], "o-")
 axes[1].set_title("test log loss")
-axes[2].plot(labels, rows[:, 2], "o-", label="mean top-class probability")
+axes[2].plot(labels, rows[:, 2], "o-", label="confidence")
 axes[2].plot(labels, rows[:, 0], "s--", label="accuracy")
-axes[2].set_title("confidence against accuracy")
-axes[2].legend(loc="lower left")
+axes[2].set_title("confidence and accuracy")
+axes[2].legend(loc="lower left", fontsize=9)
 for ax in axes:
     ax.set_xlabel("mixup_alpha")
-fig.suptitle("Digits, 500 training rows, 256-256 MLP, 100 epochs")
+fig.suptitle("Digits, 500 training rows, 256-256 MLP, 100 epochs", fontsize=11)
 fig.tight_layout()
 plt.show()

@@ -23,12 +23,14 @@ from ._augment import BatchAugmentation
 from ._averaging import WeightAveraging, check_averaging_options
 from ._callbacks import (
     LEARNING_RATE_SCHEDULES,
+    EndTraining,
     InverseScalingLR,
     NoImprovementStopping,
     NonFiniteLossGuard,
     ValidationScore,
     learning_rate_scheduler,
 )
+from ._continuation import apply_changed_settings
 from ._data import TensorPairDataset, data_device
 from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule, residual_blocks
@@ -362,8 +364,9 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         return optimizer, params
 
     def _training_callbacks(self, n_train_rows):
-        """The callbacks of a new net: the user's, then skreg's in the order they must run."""
-        callbacks = self._user_callbacks()
+        """The callbacks of a new net: skreg's in the order they must run, the user's, and
+        the one that ends training when the stopping rule says so."""
+        callbacks = []
         if self.early_stopping:
             callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
         scheduler = learning_rate_scheduler(self.learning_rate, self.max_iter)
@@ -380,7 +383,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             )
             callbacks.append(("regularization_schedule", schedule))
         if self.swa_start is not None:
-            # Before stopping, whose interruption skips the epoch's later callbacks.
+            # Before the guard, which checks the averaged weights when training ends.
             callbacks.append(("swa", WeightAveraging(self.swa_start)))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -391,13 +394,19 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             # As in sklearn, "adaptive" (like "invscaling") is a schedule of SGD only.
             adaptive=self.learning_rate == "adaptive" and self.solver == "sgd",
         )
-        # Stopping interrupts the epoch's remaining callbacks, so the score and the
-        # schedule of the final epoch are recorded before it; the guard comes after
-        # stopping so that it checks the weights that stopping restores. With early
+        # The score and the schedule of an epoch are recorded before the stopping rule
+        # sees it; the guard comes after stopping so that it checks the weights that
+        # stopping restores; the user's callbacks see every epoch the rule has seen,
+        # and training ends after all of them (EndTraining). With early
         # stopping a diverged epoch is harmless (the best epoch is restored), so the
         # guard checks only the final weights.
         guard_keys = () if self.early_stopping else ("train_loss",)
-        return callbacks + [("stopping", stopping), ("guard", NonFiniteLossGuard(guard_keys))]
+        return callbacks + [
+            ("stopping", stopping),
+            ("guard", NonFiniteLossGuard(guard_keys)),
+            *self._user_callbacks(),
+            ("end_training", EndTraining("stopping")),
+        ]
 
     def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
         hidden = self._hidden_sizes()
@@ -482,11 +491,15 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 "each call is one epoch on the rows it is given, with no held-out rows to "
                 "stop on. Use fit, or set early_stopping=False."
             )
-        with fitted_state_kept_on_error(self):
+        with fitted_state_kept_on_error(self, continuing=self._continues(partial)):
             return self._fit_unguarded(X, y, sample_weight, partial=partial, classes=classes)
 
+    def _continues(self, partial):
+        """Whether this call trains the fitted network further instead of building a new one."""
+        return (partial or self.warm_start) and hasattr(self, "net_")
+
     def _fit_unguarded(self, X, y, sample_weight, *, partial, classes):
-        continuing = (partial or self.warm_start) and hasattr(self, "net_")
+        continuing = self._continues(partial)
         input_dtype = getattr(X, "dtype", None)
         X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
@@ -523,7 +536,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             if self.solver == "lbfgs":
                 # Full batch, outside skorch's epoch loop: see skreg._lbfgs.
                 check_lbfgs_options(self, device)
-                if not continuing:
+                if continuing:
+                    template = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
+                    apply_changed_settings(self, self.net_, template, stochastic=False)
+                else:
                     net = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
                     net.initialize()
                     self._apply_assigned_weights(net.module_)
@@ -539,10 +555,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 X, target, weights, device, train_rows, valid_rows
             )
             if continuing:
+                # The template only tells which settings changed; the fitted net trains on.
+                template = self._build_net(
+                    X.shape[1], n_outputs, n_train, device, valid_data, seed=seed
+                )
+                apply_changed_settings(self, self.net_, template)
                 self.net_.set_params(max_epochs=epochs)
-                for _, callback in self.net_.callbacks_:
-                    if isinstance(callback, InverseScalingLR):
-                        callback.rows_per_epoch = n_train
                 epochs_before = len(self.net_.history)
                 self.net_.partial_fit(train_data, train_y)
             else:
@@ -555,8 +573,30 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 epochs_before = 0
                 self.t_ = 0
                 self.net_ = net.partial_fit(train_data, train_y)
-        self._set_fitted_attributes(epochs_before, n_train, input_dtype, warn=not partial)
+        interrupted = self.net_.training_interrupted
+        if interrupted:
+            self._keep_finished_epochs(epochs_before, continuing)
+        self._set_fitted_attributes(
+            epochs_before, n_train, input_dtype, warn=not (partial or interrupted)
+        )
+        if interrupted:
+            warnings.warn("Training interrupted by user.", UserWarning)
         return self
+
+    def _keep_finished_epochs(self, epochs_before, continuing):
+        """After Ctrl-C, keep the epochs finished, as sklearn's MLP does.
+
+        An epoch cut short (the stopping rule has not seen its end) leaves the
+        history and is not counted, although its weight updates stay, as in
+        sklearn. A first fit cut short before any epoch finished has nothing
+        to keep: the KeyboardInterrupt goes on, and the estimator stays as it
+        was.
+        """
+        history = self.net_.history
+        finished = dict(self.net_.callbacks_)["stopping"].epochs_seen_
+        del history[epochs_before + finished :]
+        if not continuing and not finished:
+            raise KeyboardInterrupt("Training was interrupted before its first epoch ended.")
 
     def _training_tensors(self, X, target, weights, device, train_rows, valid_rows):
         """The training data (and early stopping's validation data) as tensors on their device.

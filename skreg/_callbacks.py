@@ -1,11 +1,10 @@
 """Small skorch callbacks that skreg adds to every net, each with one job."""
 
-import copy
 import math
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, LRScheduler, PassthroughScoring
+from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingWarmRestarts
 
 from ._weights import split_target
@@ -83,15 +82,15 @@ def poisson_r2_from_log_outputs(y_true, log_pred, sample_weight=None):
 
 
 class NonFiniteLossGuard(Callback):
-    """Stop training with a ValueError once a loss is NaN or infinite, restoring the weights.
+    """Stop training with a ValueError once a loss is NaN or infinite.
 
     A NaN or infinite epoch loss (``train_loss``, or ``valid_loss`` with early
     stopping) means the weights have diverged, typically from a learning rate
     or inputs that are far too large; every prediction made from such weights
-    would be NaN. The guard copies the module's and the optimizer's state when a
-    call to ``fit``/``partial_fit`` begins; on divergence it puts that state back,
-    removes the call's epochs from the history and raises, so a network trained
-    before (``warm_start``) keeps its last finite weights.
+    would be NaN. The guard only detects and raises: the estimator puts the
+    network back as it was before the call to ``fit``/``partial_fit`` when any
+    exception leaves training (see :func:`skreg._state.fitted_state_kept_on_error`),
+    so a network trained before (``warm_start``) keeps its last finite weights.
 
     It checks each epoch's loss as the epoch ends, and when training ends it checks
     every epoch of the call (another callback may have stopped training before
@@ -108,8 +107,6 @@ class NonFiniteLossGuard(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.first_epoch_ = len(net.history)
-        self.module_state_ = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-        self.optimizer_state_ = copy.deepcopy(net.optimizer_.state_dict())
 
     def on_epoch_end(self, net, **kwargs):
         self._check_losses(net, [net.history[-1]])
@@ -118,21 +115,16 @@ class NonFiniteLossGuard(Callback):
         self._check_losses(net, net.history[self.first_epoch_ :])
         for name, tensor in net.module_.state_dict().items():
             if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                self._restore_and_raise(net, f"the network's {name} became NaN or infinite")
-        self._forget_state()
+                self._raise(net, f"the network's {name} became NaN or infinite")
 
     def _check_losses(self, net, epochs):
         for row in epochs:
             for key in self.keys:
                 value = row.get(key)
                 if value is not None and not math.isfinite(value):
-                    self._restore_and_raise(net, f"{key} became {value} in epoch {row['epoch']}")
+                    self._raise(net, f"{key} became {value} in epoch {row['epoch']}")
 
-    def _restore_and_raise(self, net, what):
-        net.module_.load_state_dict(self.module_state_)
-        net.optimizer_.load_state_dict(self.optimizer_state_)
-        del net.history[self.first_epoch_ :]
-        self._forget_state()
+    def _raise(self, net, what):
         raise ValueError(
             # sklearn's MLP message first, so that code matching it keeps working.
             "Solver produced non-finite parameter weights. The input data may contain large "
@@ -142,10 +134,6 @@ class NonFiniteLossGuard(Callback):
             f"{net.lr:g}), standardize the features (e.g. with StandardScaler) or strengthen "
             "regularization."
         )
-
-    def _forget_state(self):
-        # The copies are only needed while training; keeping them would double the model's memory.
-        self.module_state_ = self.optimizer_state_ = None
 
 
 class NoImprovementStopping(Callback):
@@ -201,6 +189,9 @@ class NoImprovementStopping(Callback):
         1-based epoch, over the net's whole history, of the best monitored value.
     stopped_ : bool
         Whether the rule ended the last call's training.
+    epochs_seen_ : int
+        Epochs of the last call that the rule has counted: the epochs that call
+        finished (one interrupted before the rule saw its end is not finished).
     """
 
     # The floor of sklearn's adaptive schedule (SGDOptimizer.trigger_stopping).
@@ -219,10 +210,12 @@ class NoImprovementStopping(Callback):
         self.best_epoch_ = None
         self.best_state_ = None
         self.stopped_ = False
+        self.epochs_seen_ = 0
         return self
 
     def on_train_begin(self, net, **kwargs):
         self.stopped_ = False
+        self.epochs_seen_ = 0
         if self.early_stopping and self.best_state_ is None:
             # sklearn starts from the initial weights as the "best" ones, so that a
             # first epoch that diverges still leaves finite weights to restore.
@@ -230,6 +223,7 @@ class NoImprovementStopping(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
+        self.epochs_seen_ += 1
         if self.early_stopping:
             # An epoch whose training loss is not finite has diverged weights: whatever
             # its score (an accuracy stays finite), it is never the best epoch, and
@@ -281,8 +275,31 @@ class NoImprovementStopping(Callback):
                 f"{what} did not improve more than tol={self.tol:f} for "
                 f"{self.n_iter_no_change} consecutive epochs. Stopping."
             )
-        # skorch's way to end training from a callback (its EarlyStopping does the same).
-        raise KeyboardInterrupt
+        # Training ends after every callback has seen this epoch's end (EndTraining).
+
+
+class EndTraining(Callback):
+    """End training once the stopping rule has decided to stop, after every other callback.
+
+    skorch's way for a callback to end training is a ``KeyboardInterrupt`` from
+    ``on_epoch_end``, which also skips the epoch's remaining callbacks. The
+    stopping rule therefore only decides (its ``stopped_``), and this callback,
+    the last of the net's, raises: every callback, the user's included, sees the
+    end of the final epoch, and the rule has seen every finished epoch before a
+    user's callback can interrupt training.
+
+    Parameters
+    ----------
+    stopping : str
+        Name of the net's :class:`NoImprovementStopping` callback.
+    """
+
+    def __init__(self, stopping):
+        self.stopping = stopping
+
+    def on_epoch_end(self, net, **kwargs):
+        if dict(net.callbacks_)[self.stopping].stopped_:
+            raise KeyboardInterrupt
 
 
 def _state_copy(module):
@@ -345,15 +362,36 @@ def learning_rate_scheduler(schedule, max_iter):
     )
 
 
-class BatchLossAverage(PassthroughScoring):
-    """skorch's :class:`~skorch.callbacks.PassthroughScoring` for the epoch's losses, made cheap.
+class BatchLossAverage(Callback):
+    """The epoch's losses as skorch's :class:`~skorch.callbacks.PassthroughScoring` records
+    them, made cheap.
 
     It records the same ``<name>`` and ``<name>_best`` entries, the
-    batch-size-weighted mean of the batch values, but reads the epoch's batch
-    rows directly: skorch's tuple indexing of the history, its ``KeyError``
-    when there is no validation data and ``np.average`` cost about 100
-    microseconds per epoch, as much as a whole step of a small network.
+    batch-size-weighted mean of the batch values and whether it is the best
+    so far, but reads the epoch's batch rows directly: skorch's tuple indexing
+    of the history, its ``KeyError`` when there is no validation data and
+    ``np.average`` cost about 100 microseconds per epoch, as much as a whole
+    step of a small network. The net's ``get_default_callbacks`` puts it in
+    place of skorch's ``train_loss`` and ``valid_loss`` callbacks.
+
+    Parameters
+    ----------
+    name : str
+        The batch entry averaged, and the epoch entry recorded.
+    lower_is_better : bool or None, default=True
+        Whether lower values are better; None records no ``<name>_best``.
+    on_train : bool, default=False
+        Average the training batches (else the validation batches).
     """
+
+    def __init__(self, name, lower_is_better=True, on_train=False):
+        self.name = name
+        self.lower_is_better = lower_is_better
+        self.on_train = on_train
+
+    def initialize(self):
+        self.best_score_ = math.inf if self.lower_is_better else -math.inf
+        return self
 
     def on_epoch_end(self, net, **kwargs):
         size_key = "train_batch_size" if self.on_train else "valid_batch_size"
@@ -367,9 +405,13 @@ class BatchLossAverage(PassthroughScoring):
         if not seen:  # e.g. no validation data
             return
         score_avg = total / weight
-        is_best = self._is_best_score(score_avg)
+        net.history.record(self.name, score_avg)
+        if self.lower_is_better is None:
+            return
+        if self.lower_is_better:
+            is_best = score_avg < self.best_score_
+        else:
+            is_best = score_avg > self.best_score_
         if is_best:
             self.best_score_ = score_avg
-        net.history.record(self.name, score_avg)
-        if is_best is not None:
-            net.history.record(self.name + "_best", bool(is_best))
+        net.history.record(self.name + "_best", bool(is_best))

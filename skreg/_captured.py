@@ -5,8 +5,13 @@ Python side issues forward, backward and optimizer kernels one by one, and the
 GPU waits for it. A CUDA graph records the whole step (forward, loss with
 penalty, backward and the Adam update) once and replays it with a single
 launch. The batch is gathered into static buffers before each replay, so
-skorch's callbacks still receive every batch; the per-batch losses are
-collected on the device and written to the history with one read per epoch.
+skorch's callbacks still receive every batch, and skorch's loop records every
+batch's loss as it does for an eager step.
+
+The captured step is a part of :class:`skreg._net.RegularizedNet` that exists
+only with ``cuda_graph=True``, made for each training call by the net's
+``get_iterator`` (its batches) and called by its ``train_step`` (the replay),
+skorch's documented hooks: skorch's own loop drives it.
 
 What the captured step cannot honour is refused with a clear error:
 ``on_grad_computed`` callbacks (gradients never reach Python between backward
@@ -15,7 +20,7 @@ keeps its step count on the device).
 """
 
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import torch
 from torch.optim import Adam
@@ -40,6 +45,11 @@ def register_generator(graph, generator):
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         graph.register_generator_state(generator)
+
+
+def records_graph(net):
+    """Whether ``net`` trains through a step captured in a CUDA graph (on a CPU it runs eagerly)."""
+    return bool(net.cuda_graph) and torch.device(net.device).type == "cuda"
 
 
 def graph_takes_generators():
@@ -95,15 +105,25 @@ class DeviceLearningRates:
                 group["lr"] = rate
 
 
-class CapturedTrainer:
-    """Run the training batches of one fit through a captured step.
+class CapturedStep:
+    """The training batches of one training call and the captured step that trains on them.
+
+    Iterating over it yields the batches of an epoch: a full batch is gathered
+    into the static buffers that the graph reads, a batch of another size (the
+    last one) is a batch of its own. Calling it with a batch is the net's
+    training step: the graph's replay for the static buffers, an eager step
+    for any other batch, and ``{"loss": loss, "y_pred": y_pred}`` as skorch's
+    ``train_step`` returns, as device tensors that the next step overwrites.
+    skorch's loop reads each batch's loss (``loss.item()``), one device
+    synchronization per batch, as it does for an eager step.
 
     Parameters
     ----------
     net : skreg._net.RegularizedNet
         An initialized net whose module, criterion and optimizer are used.
     iterator : skreg._data.TensorBatchIterator
-        The training iterator; its tensors must be on the net's device.
+        The training iterator, whose generator draws the permutations; its
+        tensors must be on the net's device.
     capture : bool
         Record and replay a CUDA graph. Without it the same static-buffer step
         runs eagerly, which lets the bookkeeping be checked on a CPU.
@@ -161,17 +181,9 @@ class CapturedTrainer:
         self.warmup_left = WARMUP_STEPS if capture else 0
         self.learning_rates = DeviceLearningRates(net.optimizer_, device) if capture else None
 
-    def matches(self, net, iterator):
-        """Whether this trainer still belongs to ``net``'s module, optimizer and ``iterator``."""
-        return (
-            self.iterator is iterator
-            and self.net.module_ is net.module_
-            and self.net.optimizer_ is net.optimizer_
-        )
-
     def _forward_backward(self, X_batch, y_batch):
         net = self.net
-        y_pred = net.infer(X_batch)
+        y_pred = net.infer_training(X_batch)
         loss = net.get_loss(y_pred, y_batch, X=X_batch, training=True)
         loss.backward()
         net.optimizer_.step()
@@ -221,77 +233,37 @@ class CapturedTrainer:
         self.graph.replay()
         return self.static_y_pred, self.static_loss
 
-    def run_epoch(self, prefix="train"):
-        """One pass over the training data; writes the same history entries as skorch's loop."""
-        net, iterator = self.net, self.iterator
-        net._set_training(True)
-        bounds = list(iterator._bounds())
+    def __len__(self):
+        return len(self.iterator)
+
+    def __iter__(self):
+        iterator = self.iterator
         n = len(self.X)
         if iterator.shuffle:
             order = torch.randperm(n, generator=iterator.generator, device=self.X.device)
         else:
             order = torch.arange(n, device=self.X.device)
-        losses = torch.empty(len(bounds), device=self.X.device)
-        for i, (start, stop) in enumerate(bounds):
+        for start, stop in iterator._bounds():
             index = order[start:stop]
             if stop - start == len(self.static_X):
                 torch.index_select(self.X, 0, index, out=self.static_X)
                 torch.index_select(self.y, 0, index, out=self.static_y)
-                batch = (self.static_X, self.static_y)
-                net.notify("on_batch_begin", batch=batch, training=True)
-                y_pred, loss = self._static_step()
+                yield self.static_X, self.static_y
             else:  # a batch of another size (the last one) runs eagerly
-                batch = (self.X[index], self.y[index])
-                net.notify("on_batch_begin", batch=batch, training=True)
-                y_pred, loss = self._eager_step(*batch)
-            losses[i].copy_(loss)
-            net.notify("on_batch_end", batch=batch, training=True, loss=loss, y_pred=y_pred)
-        rows = net.history[-1]["batches"][-len(bounds):]
-        for row, value, (start, stop) in zip(rows, losses.tolist(), bounds):
-            row[prefix + "_loss"] = value
-            row[prefix + "_batch_size"] = stop - start
-        net.history.record(prefix + "_batch_count", len(bounds))
+                yield self.X[index], self.y[index]
 
-
-class CapturedStepMixin:
-    """Route the training pass of a net with ``cuda_graph=True`` through :class:`CapturedTrainer`.
-
-    Per-batch history entries of the training pass are written at the end of
-    the pass (one device read per epoch); ``on_batch_end`` receives the loss as
-    a device tensor, and the tensors it receives are overwritten by the next step.
-    """
-
-    def _records_graph(self):
-        """Whether the training step is captured in a CUDA graph (on a CPU it runs eagerly)."""
-        return self.cuda_graph and torch.device(self.device).type == "cuda"
-
-    def get_params_for_optimizer(self, prefix, named_parameters):
-        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
-        optimizer = self.optimizer
-        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
-        if prefix == "optimizer" and is_adam and self._records_graph():
-            # Adam steps inside a CUDA graph only with its step count on the device.
-            kwargs.setdefault("capturable", True)
-        return args, kwargs
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        if not (training and self.cuda_graph and iterator is not None):
-            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+    def __call__(self, batch, **fit_params):
         if fit_params:
             raise ValueError("cuda_graph=True does not take fit parameters.")
-        trainer = self.__dict__.get("_captured_trainer")
-        if trainer is None or not trainer.matches(self, iterator):
-            trainer = CapturedTrainer(self, iterator, capture=self._records_graph())
-            # Bypass skorch's __setattr__, which treats new attributes as parameters.
-            self.__dict__["_captured_trainer"] = trainer
-        # Streams, the capture and the graph belong to the current CUDA device,
-        # which must be the net's (``cuda:1`` while device 0 is current, say).
-        with torch.cuda.device(torch.device(self.device)) if trainer.capture else nullcontext():
-            trainer.run_epoch(prefix)
-        return None
-
-    def on_train_end(self, net, **kwargs):
-        # The graph and its buffers belong to one fit; dropping them frees their
-        # memory and keeps the net picklable.
-        self.__dict__.pop("_captured_trainer", None)
-        return super().on_train_end(net, **kwargs)
+        self.net.set_mode(True)
+        X_batch, y_batch = batch
+        if X_batch is not self.static_X:
+            y_pred, loss = self._eager_step(X_batch, y_batch)
+        elif self.capture:
+            # Streams, the capture and the graph belong to the current CUDA device,
+            # which must be the net's (``cuda:1`` while device 0 is current, say).
+            with torch.cuda.device(torch.device(self.net.device)):
+                y_pred, loss = self._static_step()
+        else:
+            y_pred, loss = self._static_step()
+        return {"loss": loss, "y_pred": y_pred}

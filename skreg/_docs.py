@@ -209,10 +209,19 @@ PARAMETERS = """\
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``,
         for up to ``max_iter`` more epochs (``n_iter_`` counts that call's
-        epochs, as in scikit-learn). The network keeps the settings it was
-        built with; only ``max_iter`` is read again (with ``solver="lbfgs"``,
-        also ``max_fun`` and ``tol``: L-BFGS starts from the current weights,
-        with a new curvature memory).
+        epochs, as in scikit-learn; ``partial_fit`` always continues).
+        Parameters changed since are read again and take effect in the
+        continued training (learning rate, penalties, dropout rates, noise,
+        mixup, schedule, solver and its settings, batch size, stopping rule,
+        callbacks, ...), with the optimizer's state and the learning rate a
+        schedule has reached carried on; a changed ``hidden_layer_sizes``,
+        ``activation``, ``batch_norm``, ``residual``, ``device``,
+        ``cuda_graph``, ``loss`` (regressor) or, with Adam or SGD,
+        ``early_stopping`` raises a
+        ValueError naming the parameter and both values. ``random_state`` is
+        not read again: the epochs go on drawing from the first fit's seed.
+        With ``solver="lbfgs"``, L-BFGS starts from the current weights, with
+        a new curvature memory.
     mc_samples : int, default=50
         Number of stochastic forward passes of Monte Carlo dropout, used only
         by prediction with ``return_std=True``. A constructor parameter, so
@@ -228,15 +237,18 @@ PARAMETERS = """\
         :func:`skreg.load` (which loads onto the CPU by default).
     callbacks : list of skorch callbacks or (name, callback) pairs, default=None
         Extra skorch callbacks. They are copied before training, so the objects
-        passed in are never modified.
+        passed in are never modified. They run after skreg's own callbacks (the
+        validation score, the schedule, the stopping rule) and see the end of
+        every epoch, the last one included; training ends after them.
     cuda_graph : bool, default=False
         On a GPU (``device="cuda"``), capture the training step (forward, loss,
         backward and the Adam update) in a CUDA graph once per fit and replay
         it for every batch, which removes most of the per-batch launch cost of
         small networks. Needs ``solver="adam"``, dense training data that fits on
-        the device, and no callback that uses ``on_grad_computed``. Per-batch
-        losses are read once per epoch. Results match the eager step up to
-        floating-point rounding (without dropout; dropout draws other masks).
+        the device, and no callback that uses ``on_grad_computed``. Each batch's
+        loss is read when the batch ends, as skorch's loop does. Results match
+        the eager step up to floating-point rounding (without dropout; dropout
+        draws other masks).
         Only full batches replay the graph: a last, smaller batch of an epoch
         runs eagerly, and so does all of training when the training set is
         smaller than one batch.
@@ -323,6 +335,17 @@ NOTES = """\
     ``check_sample_weight_equivalence_on_dense_data`` asks for less, and is
     an expected failure). Early stopping's validation loss and score are
     weighted too.
+
+    An exception raised by ``fit`` or ``partial_fit`` (bad input, a refused
+    parameter, a diverged loss, a failing callback) leaves a fitted
+    estimator exactly as it was, its network, optimizer state and history
+    included, and an unfitted one unfitted. A ``KeyboardInterrupt`` during
+    Adam or SGD training (Ctrl-C) ends training as scikit-learn's MLP does:
+    the epochs finished are kept and counted in ``n_iter_``, an epoch cut
+    short is not counted (its weight updates stay), and a ``UserWarning``
+    says "Training interrupted by user."; a fresh fit interrupted before its
+    first epoch ends raises the ``KeyboardInterrupt`` and leaves the estimator
+    as it was. With ``solver="lbfgs"`` the ``KeyboardInterrupt`` is raised.
 
 """
 

@@ -1,21 +1,20 @@
-"""skorch's training loop with its fixed per-batch cost taken out.
+"""What one training call of a :class:`skreg._net.RegularizedNet` holds, kept by a callback.
 
-For a small network on in-memory data, a training step takes a few hundred
-microseconds, and skorch's bookkeeping around it (switching every submodule to
-training mode, calling every callback's no-op batch hooks, ``get_len`` and
-``to_tensor`` on tensors) adds a quarter to a third on top. The overrides
-below keep skorch's behaviour (the same history, the same callback calls for
-every callback that defines them) and only skip work that has no effect.
+A call to ``fit`` or ``partial_fit`` draws from generators reseeded at every
+epoch, adds the penalty's gradient through buffers made once, and with
+``cuda_graph=True`` trains through a captured step. That state belongs to the
+call, not to the net's parameters: :class:`FitState`, one of the net's default
+callbacks, makes it when training begins and drops it when training ends.
+skorch takes every attribute of a net whose name does not end in an underscore
+for a parameter (it would appear in ``get_params`` and be passed to clones),
+so the net refers to the state as ``fit_state_`` only.
 """
 
-import torch
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from ._callbacks import BatchLossAverage
-
-# Hooks that skorch fires once or more per batch; the other hooks fire at most
-# once per epoch, where skipping no-op calls would gain nothing.
-BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+from ._penalty import InPlacePenalty, penalized_weights
+from ._random import EpochGenerators
 
 
 def defines_hook(callback, name):
@@ -24,74 +23,77 @@ def defines_hook(callback, name):
     return getattr(method, "__func__", method) is not getattr(Callback, name)
 
 
-class LeanLoopMixin:
-    """Mixin for a :class:`skorch.NeuralNet` fed by :class:`skreg._data.TensorBatchIterator`."""
+class FitState(Callback):
+    """The state of the running training call of a net, made and dropped with the call.
 
-    def get_default_callbacks(self):
-        """skorch's defaults, with the epoch loss averages computed by :class:`BatchLossAverage`."""
-        lean = {
-            "train_loss": BatchLossAverage(name="train_loss", on_train=True),
-            "valid_loss": BatchLossAverage(name="valid_loss"),
-        }
-        return [(name, lean.get(name, cb)) for name, cb in super().get_default_callbacks()]
+    On ``on_train_begin`` it becomes the net's ``fit_state_``; on
+    ``on_train_end`` that is set back to None and the state is released.
 
-    def _batch_listeners(self, name):
-        """Callbacks that define the batch hook ``name``, cached per ``callbacks_`` list."""
-        callbacks = self.callbacks_
-        cache = self.__dict__.get("_listener_cache")
-        if cache is None or cache[0] is not callbacks or cache[1] != len(callbacks):
-            table = {
-                hook: [cb for _, cb in callbacks if defines_hook(cb, hook)] for hook in BATCH_HOOKS
-            }
-            cache = (callbacks, len(callbacks), table)
-            # Bypass skorch's __setattr__, which treats every new attribute as a parameter.
-            self.__dict__["_listener_cache"] = cache
-        return cache[2][name]
+    skorch's ``partial_fit`` skips ``on_train_end`` when training raises
+    anything but a ``KeyboardInterrupt``. So that the weights of a net whose
+    training raised between epochs (a diverged loss, say) still have their own
+    memory, the weights leave the penalty's flat buffer at every epoch's end
+    (and return to it at the next step, one copy per epoch); whatever else an
+    exception leaves (the penalty's buffers, the captured step and its device
+    memory) is released when the next training call begins, or with the net.
 
-    def notify(self, method_name, **cb_kwargs):
-        """As skorch's ``notify``, but batch hooks only reach callbacks that define them."""
-        if method_name not in BATCH_HOOKS:
-            return super().notify(method_name, **cb_kwargs)
-        getattr(self, method_name)(self, **cb_kwargs)
-        for callback in self._batch_listeners(method_name):
-            getattr(callback, method_name)(self, **cb_kwargs)
-        return None
+    Attributes
+    ----------
+    generators_ : skreg._random.EpochGenerators or None
+        The generators of the call's epochs; None when the net has no seed.
+    captured_ : skreg._captured.CapturedStep or None
+        The training step of a net with ``cuda_graph=True``, set by the net's
+        ``get_iterator``.
+    grad_listeners_ : bool
+        Whether the net or one of its callbacks defines ``on_grad_computed``,
+        which the training step then notifies (skorch notifies it even when
+        nothing listens).
+    """
 
-    def _set_training(self, training=True):
-        """Switch modules and criteria to ``training`` mode, skipping those already in it.
+    def initialize(self):
+        self._forget()
+        return self
 
-        skorch calls this before every batch; ``Module.train`` walks every
-        submodule, which costs tens of microseconds on each call. ``train`` and
-        ``eval`` always set the whole tree, so the top module's flag tells.
+    def _forget(self):
+        self.generators_ = None
+        self.captured_ = None
+        self.grad_listeners_ = False
+        self.penalty_ = None
+
+    def on_train_begin(self, net, **kwargs):
+        self.release()
+        net.fit_state_ = self
+        self.generators_ = None if net.seed is None else EpochGenerators(net.seed)
+        self.grad_listeners_ = type(net).on_grad_computed is not NeuralNet.on_grad_computed or any(
+            defines_hook(callback, "on_grad_computed") for _, callback in net.callbacks_
+        )
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.generators_ is not None:
+            # The history counts this call's epochs and those of earlier partial_fit calls.
+            self.generators_.start(len(net.history))
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.penalty_ is not None:
+            self.penalty_[1].release()
+
+    def on_train_end(self, net, **kwargs):
+        self.release()
+        net.fit_state_ = None
+
+    def penalty(self, module):
+        """The weight matrices of ``module`` and the penalty's buffers, made once per module.
+
+        Walking the module tree and allocating the buffers every step would
+        cost a few percent of a small network's step. A module re-initialized
+        by skorch is a new object, which the identity check notices.
         """
-        for name in self._modules + self._criteria:
-            module = getattr(self, name + "_")
-            if isinstance(module, torch.nn.Module) and module.training != training:
-                module.train(training)
+        if self.penalty_ is None or self.penalty_[0] is not module:
+            self.penalty_ = (module, InPlacePenalty(penalized_weights(module)))
+        return self.penalty_[1]
 
-    def infer(self, x, **fit_params):
-        """As skorch's ``infer``; a tensor batch goes straight to the module (``to_tensor``
-        would only call ``x.to(device)`` on it)."""
-        if isinstance(x, torch.Tensor) and self.device is not None:
-            return self.module_(x.to(self.device), **fit_params)
-        return super().infer(x, **fit_params)
-
-    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch pass, recording the batch size with ``len`` instead of ``get_len``.
-
-        The history entries and callback calls are the same as skorch's:
-        ``<prefix>_loss`` and ``<prefix>_batch_size`` per batch and
-        ``<prefix>_batch_count`` per epoch.
-        """
-        if iterator is None:
-            return
-        history = self.history
-        batch_count = 0
-        for batch in iterator:
-            self.notify("on_batch_begin", batch=batch, training=training)
-            step = step_fn(batch, **fit_params)
-            history.record_batch(prefix + "_loss", step["loss"].item())
-            history.record_batch(prefix + "_batch_size", len(batch[0]))
-            self.notify("on_batch_end", batch=batch, training=training, **step)
-            batch_count += 1
-        history.record(prefix + "_batch_count", batch_count)
+    def release(self):
+        """Drop the call's state; the weights get their own memory back."""
+        if self.penalty_ is not None:
+            self.penalty_[1].release()
+        self._forget()

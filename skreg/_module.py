@@ -106,7 +106,10 @@ class MLPModule(nn.Module):
         layers = []
         # (first layer, end) in ``hidden`` of each block that adds its input to its output.
         self.skips = []
-        skipped = residual_blocks(hidden_layer_sizes) if residual else []
+        # Whether each hidden block has a skip connection (all False without residual).
+        self.skipped_blocks = (
+            residual_blocks(hidden_layer_sizes) if residual else [False] * len(hidden_layer_sizes)
+        )
         width_in = n_features
         for k, (width, p) in enumerate(zip(hidden_layer_sizes, dropout)):
             start = len(layers)
@@ -116,11 +119,36 @@ class MLPModule(nn.Module):
             layers.append(ACTIVATIONS[activation]())
             if p > 0:
                 layers.append(GeneratorDropout(p))
-            if skipped and skipped[k]:
+            if self.skipped_blocks[k]:
                 self.skips.append((start, len(layers)))
             width_in = width
         self.hidden = nn.Sequential(*layers)
         self.output = initialized_linear(width_in, n_outputs, generator)
+
+    def set_dropout(self, dropout):
+        """Give hidden layer ``i`` the dropout rate ``dropout[i]``, keeping every other layer.
+
+        Dropout layers hold no parameters, so the network's weights (and the
+        optimizer's references to them) stay as they are. The rates take new
+        dropout layers rather than changing the old ones, so that a copy of the
+        layer list made earlier still describes the earlier network.
+        """
+        blocks = []
+        for layer in self.hidden:
+            if isinstance(layer, nn.Linear):
+                blocks.append([])
+            if not isinstance(layer, nn.Dropout):
+                blocks[-1].append(layer)
+        layers, skips = [], []
+        skipped = getattr(self, "skipped_blocks", [False] * len(blocks))  # older pickles
+        for k, (block, p) in enumerate(zip(blocks, dropout, strict=True)):
+            start = len(layers)
+            layers += block + ([GeneratorDropout(p)] if p > 0 else [])
+            if skipped[k]:
+                # The skip spans the block's new layers, its new dropout layer included.
+                skips.append((start, len(layers)))
+        self.hidden = nn.Sequential(*layers).train(self.training)
+        self.skips = skips
 
     def _hidden_pass(self, X, apply):
         """The hidden layers' output, ``apply(layer, X)`` running each layer."""

@@ -1,20 +1,52 @@
-"""The skorch net that trains a skreg module: skorch's loop, skreg's loss and data path."""
+"""The skorch net that trains a skreg module: skorch's loop, skreg's loss and data path.
+
+Extending skorch
+----------------
+:class:`RegularizedNet` changes skorch's training only through the extension
+points that skorch's documentation offers ("Customization": the ``get_*``
+methods, the ``initialize_*`` methods, ``train_step``, ``train_step_single``,
+``validation_step``, and callbacks): it overrides ``initialize_module``,
+``get_default_callbacks``, ``get_iterator``, ``get_loss``,
+``get_params_for_optimizer``, ``train_step``, ``train_step_single`` and
+``validation_step``, and calls nothing private of skorch. ``fit``,
+``partial_fit``, ``fit_loop`` and ``run_single_epoch``, which skorch's
+documentation asks to leave alone, are skorch's own, as are ``notify``,
+``infer``, the net's own ``on_*`` hooks and the history that the loop writes.
+The state of a training call (generators, the
+penalty's buffers, the captured step of ``cuda_graph=True``) lives in the
+:class:`skreg._loop.FitState` callback, so ``get_params`` holds skorch's and
+skreg's parameters only. What the steps save without touching skorch's loop:
+a tensor batch goes to the module without ``infer``'s conversions, modules are
+switched to training or evaluation mode only when they are not in it, and
+``on_grad_computed`` is notified only when the net or a callback defines it. The
+captured step (:class:`skreg._captured.CapturedStep`) is made only for
+``cuda_graph=True``, through ``get_iterator`` (batches gathered into its static
+buffers) and ``train_step`` (the replay). Earlier versions also overrode
+``fit_loop``, ``run_single_epoch``, ``notify``, ``infer``, ``on_epoch_begin``,
+``on_train_end`` and skorch's private ``_set_training``, and wrote the captured
+step's losses into the history's batch rows; a test
+(``tests/test_net.py``) keeps the list of overrides to the documented ones.
+"""
 
 import functools
 import inspect
 
+import torch
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
+from torch.optim import Adam
 
 from ._augment import AugmentedIterator
-from ._captured import CapturedStepMixin
+from ._callbacks import BatchLossAverage
+from ._captured import CapturedStep, records_graph
 from ._data import TensorBatchIterator
-from ._loop import LeanLoopMixin
+from ._loop import FitState
 from ._output import LogisticLoss
 from ._penalty import InPlacePenalty, is_penalized, penalized_weights, weight_penalty
-from ._random import EpochGenerators, initialization_generator
+from ._random import initialization_generator
 from ._weights import split_target
 
 
@@ -24,15 +56,15 @@ def takes_generator(function):
     return "generator" in inspect.signature(function).parameters
 
 
-class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
+class RegularizedNet(NeuralNet):
     """A :class:`skorch.NeuralNet` whose training loss carries the L1/L2 weight penalty.
 
     The criterion must return one loss per row (``reduction="none"``): the net
     averages it, weighted by the sample weights when the targets come wrapped
     in a :class:`skreg._weights.WeightedTarget`.
 
-    Its epoch loop is skorch's, with the per-batch bookkeeping that has no
-    effect skipped (see :class:`skreg._loop.LeanLoopMixin`).
+    Its epoch loop is skorch's; its steps are skorch's documented hooks (see
+    the module's docstring).
 
     Parameters
     ----------
@@ -51,7 +83,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         to validation batches), e.g. :class:`skreg._augment.BatchAugmentation`.
     cuda_graph : bool, default=False
         Train through a step captured in a CUDA graph, see
-        :class:`skreg._captured.CapturedStepMixin`. On a CPU device the same
+        :class:`skreg._captured.CapturedStep`. On a CPU device the same
         static-buffer step runs eagerly.
     seed : int or None, default=None
         With an int, the net owns the generators it draws from (see
@@ -87,36 +119,50 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
 
+    def get_default_callbacks(self):
+        """skorch's defaults, with the epoch loss averages computed by :class:`BatchLossAverage`,
+        and the :class:`skreg._loop.FitState` of the training call."""
+        lean = {
+            "train_loss": BatchLossAverage(name="train_loss", on_train=True),
+            "valid_loss": BatchLossAverage(name="valid_loss"),
+        }
+        defaults = [(name, lean.get(name, cb)) for name, cb in super().get_default_callbacks()]
+        return [("fit_state", FitState()), *defaults]
+
     def epoch_generators(self):
-        """The generators of the running fit (None with ``seed=None``), made once per fit.
+        """The generators of the running training call (None with ``seed=None``, or outside one).
 
-        They are dropped at the end of the fit (see ``on_train_end``): every
-        epoch reseeds them, so they hold nothing that the next call needs.
+        Every epoch reseeds them (see :class:`skreg._loop.FitState`), so they
+        hold nothing that the next call needs.
         """
-        if self.seed is None:
-            return None
-        generators = self.__dict__.get("_epoch_generators")
-        if generators is None or generators.seed != self.seed:
-            generators = EpochGenerators(self.seed)
-            # Bypass skorch's __setattr__, which treats new attributes as parameters.
-            self.__dict__["_epoch_generators"] = generators
-        return generators
+        state = getattr(self, "fit_state_", None)
+        return None if state is None else state.generators_
 
-    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
-        generators = self.epoch_generators()
-        if generators is not None:
-            # The history counts this fit's epochs and those of earlier partial_fit calls.
-            generators.start(len(self.history))
+    def infer_training(self, x, **fit_params):
+        """As skorch's ``infer``, for a training batch: the module draws from the epoch's generator.
 
-    def infer(self, x, **fit_params):
+        A tensor batch goes straight to the module (``infer``'s ``to_tensor``
+        would only call ``x.to(device)`` on it).
+        """
         generators = self.epoch_generators()
-        if (
-            generators is not None and self.module_.training
-            and takes_generator(type(self.module_).forward)
-        ):
+        if generators is not None and takes_generator(type(self.module_).forward):
             fit_params["generator"] = generators.on(self.device)
-        return super().infer(x, **fit_params)
+        if isinstance(x, torch.Tensor) and self.device is not None:
+            return self.module_(x.to(self.device), **fit_params)
+        return self.infer(x, **fit_params)
+
+    def set_mode(self, training):
+        """Put ``module_`` and ``criterion_`` in training (or evaluation) mode, if they are not.
+
+        skorch switches every module before every batch; ``Module.train`` walks
+        every submodule, which costs tens of microseconds on each call, and
+        always sets the whole tree, so the top module's flag tells. A subclass
+        that adds modules of its own (skorch's ``initialize_module``) switches
+        them itself.
+        """
+        for module in (self.module_, self.criterion_):
+            if isinstance(module, nn.Module) and module.training != training:
+                module.train(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         target, sample_weight = split_target(y_true)
@@ -129,7 +175,7 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             loss = per_row.mean() if sample_weight is None else (sample_weight * per_row).mean()
         if training and (self.l1 or self.l2 or self.alpha):
             l2 = self.batch_l2(len(y_pred))
-            loss = loss + weight_penalty(self._in_place_penalty().weights, self.l1, l2)
+            loss = loss + weight_penalty(self._penalized_weights(), self.l1, l2)
         return loss
 
     def batch_l2(self, n_rows):
@@ -170,7 +216,13 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             iterator.generator = generators.on(iterator.order_device())
         if training and self.augmentation is not None:
             generator = None if generators is None else generators.on(self.device)
-            return AugmentedIterator(iterator, self.augmentation, generator)
+            iterator = AugmentedIterator(iterator, self.augmentation, generator)
+        if training and self.cuda_graph:
+            captured = CapturedStep(self, iterator, capture=records_graph(self))
+            state = getattr(self, "fit_state_", None)
+            if state is not None:
+                state.captured_ = captured
+            return captured
         return iterator
 
     def get_params_for_optimizer(self, prefix, named_parameters):
@@ -183,43 +235,69 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
             if others:
                 groups.append({"params": others, "weight_decay": 0.0})
             args = (groups,)
+        optimizer = self.optimizer
+        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
+        if prefix == "optimizer" and is_adam and records_graph(self):
+            # Adam steps inside a CUDA graph only with its step count on the device.
+            kwargs.setdefault("capturable", True)
         return args, kwargs
 
-    def _in_place_penalty(self):
-        """The module's weight matrices and the penalty's buffers, made once per module.
+    def _penalized_weights(self):
+        """The module's weight matrices: the running call's list, or collected now outside one."""
+        state = getattr(self, "fit_state_", None)
+        if state is None:
+            return penalized_weights(self.module_)
+        return state.penalty(self.module_).weights
 
-        Walking the module tree and allocating the buffers every step would cost
-        a few percent of a small network's step. A module re-initialized by
-        skorch is a new object, which the identity check notices; the cache
-        lives for one fit (see ``on_train_end``), which also gives the weights
-        their own memory back if the training step had them share the penalty's
-        flat buffer.
+    def train_step(self, batch, **fit_params):
+        """skorch's ``train_step``: zero the gradients, ``train_step_single``, notify, update.
+
+        ``on_grad_computed`` is notified, to the net and every callback as
+        skorch does, only when one of them defines it (skorch notifies it at
+        every step, and builds the generator of parameters it passes, even when
+        nothing listens). With ``cuda_graph=True`` the step is the captured one.
         """
-        module = self.module_
-        cache = self.__dict__.get("_penalty_cache")
-        if cache is None or cache[0] is not module:
-            cache = (module, InPlacePenalty(penalized_weights(module)))
-            # Bypass skorch's __setattr__, which treats new attributes as parameters.
-            self.__dict__["_penalty_cache"] = cache
-        return cache[1]
+        state = getattr(self, "fit_state_", None)
+        if state is not None and state.captured_ is not None:
+            return state.captured_(batch, **fit_params)
+        notify = state is None or state.grad_listeners_
+        steps = []
 
-    def fit_loop(self, X, y=None, epochs=None, **fit_params):
-        try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
-        except BaseException:
-            # skorch's partial_fit skips on_train_end when training raises (a
-            # diverged loss, say): the state of the fit (the penalty's buffer
-            # holding the weights, a captured graph and its device memory) must
-            # not outlive it any more than after a fit that ends.
-            self.on_train_end(self)
-            raise
+        def step_fn():
+            self.optimizer_.zero_grad()
+            step = self.train_step_single(batch, **fit_params)
+            steps.append(step)
+            if notify:
+                self.notify(
+                    "on_grad_computed",
+                    named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                    batch=batch,
+                    training=True,
+                )
+            return step["loss"]
 
-    def on_train_end(self, net, **kwargs):
-        cache = self.__dict__.pop("_penalty_cache", None)
-        if cache is not None:
-            cache[1].release()
-        self.__dict__.pop("_epoch_generators", None)
-        return super().on_train_end(net, **kwargs)
+        self.optimizer_.step(step_fn)
+        # As skorch's FirstStepAccumulator: an optimizer that evaluates the
+        # loss several times per step reports the first evaluation.
+        return steps[0]
+
+    # The stopping rule's callback: when it decides to stop, the KeyboardInterrupt that
+    # ends training (skorch's way for a callback to stop it) is not an interruption.
+    stopping_callback = "stopping"
+
+    @property
+    def training_interrupted(self):
+        """Whether the last training call ended on a KeyboardInterrupt other than the
+        stopping rule's: Ctrl-C, or a callback that raised one.
+
+        skorch's ``partial_fit`` ends training as usual after a KeyboardInterrupt;
+        the call was interrupted when the stopping rule neither asked to stop nor
+        saw the end of every epoch the call was to train.
+        """
+        stopping = dict(self.callbacks_).get(self.stopping_callback)
+        if stopping is None:
+            return False
+        return not stopping.stopped_ and stopping.epochs_seen_ < self.max_epochs
 
     def train_step_single(self, batch, **fit_params):
         """skorch's training step, with the penalty's gradient added in place after backward.
@@ -231,17 +309,36 @@ class RegularizedNet(CapturedStepMixin, LeanLoopMixin, NeuralNet):
         ``training=False``), adds the penalty's gradient before
         ``on_grad_computed`` runs, and reports the same penalized loss.
         """
-        if not (self.l1 or self.l2 or self.alpha):
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
+        self.set_mode(True)
         Xi, yi = unpack_data(batch)
-        y_pred = self.infer(Xi, **fit_params)
+        y_pred = self.infer_training(Xi, **fit_params)
+        if not (self.l1 or self.l2 or self.alpha):
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            loss.backward()
+            return {"loss": loss, "y_pred": y_pred}
         data_loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         data_loss.backward()
-        penalty = self._in_place_penalty()
-        if not penalty.shares_storage:
-            # The weights live in the penalty's flat buffer for the rest of the
-            # fit, which saves copying them there at every step.
-            penalty.share_storage()
+        state = getattr(self, "fit_state_", None)
+        if state is None:  # a step outside fit or partial_fit
+            penalty = InPlacePenalty(penalized_weights(self.module_))
+        else:
+            penalty = state.penalty(self.module_)
+            if not penalty.shares_storage:
+                # The weights live in the penalty's flat buffer until the epoch ends
+                # (see FitState), which saves copying them there at every step.
+                penalty.share_storage()
         loss = penalty(self.l1, self.batch_l2(len(y_pred)), data_loss.detach())
+        return {"loss": loss, "y_pred": y_pred}
+
+    def validation_step(self, batch, **fit_params):
+        """skorch's ``validation_step``, without switching modes already set or ``infer``'s
+        conversions of a tensor batch."""
+        self.set_mode(False)
+        Xi, yi = unpack_data(batch)
+        with torch.no_grad():
+            if isinstance(Xi, torch.Tensor) and self.device is not None:
+                y_pred = self.module_(Xi.to(self.device), **fit_params)
+            else:
+                y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}

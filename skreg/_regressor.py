@@ -8,6 +8,7 @@ from torch import nn
 
 from ._base import BaseRegularizedMLP
 from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
+from ._continuation import refusal
 from ._docs import FITTED_ATTRIBUTES, NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
 from ._lbfgs import has_stochastic_solver
 from ._validation import check_numeric_target, check_poisson_target
@@ -220,6 +221,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
             raise ValueError(
                 f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
             )
+        fitted_loss = "poisson" if getattr(self, "out_activation_", None) == "exp" else (
+            "squared_error"
+        )
+        if continuing and self.loss != fitted_loss:
+            # The output (log link or not) and the target's scaling belong to the network.
+            raise refusal("loss", fitted_loss, self.loss)
         if not continuing:
             self.n_outputs_ = y2d.shape[1]
             if self.loss == "poisson":

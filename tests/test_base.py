@@ -1,6 +1,11 @@
 """Behaviour shared by both estimators: training, reproducibility, silence, threads."""
 
 import copy
+import json
+import signal
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 import warnings
 from contextlib import contextmanager
@@ -11,6 +16,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_validate
@@ -522,6 +528,174 @@ def test_a_sparse_matrix_too_large_to_densify_trains_and_predicts_in_bounded_mem
     np.testing.assert_allclose(
         proba[:2000], model.predict_proba(X[:2000].toarray()), rtol=1e-5, atol=1e-7
     )
+
+
+class InterruptAt(Callback):
+    """Raise KeyboardInterrupt as Ctrl-C would, at the end of an epoch or in one of its batches."""
+
+    def __init__(self, epoch, batch=None):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_, self.batches_ = len(net.history), 0
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.batch is None and len(net.history) - self.start_ == self.epoch:
+            raise KeyboardInterrupt
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if self.batch is not None and training and len(net.history) - self.start_ == self.epoch:
+            self.batches_ += 1
+            if self.batches_ == self.batch:
+                raise KeyboardInterrupt
+
+
+def interrupted_fit(model, *args, method="fit"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(model, method)(*args)
+    return [w for w in caught if issubclass(w.category, (UserWarning, ConvergenceWarning))]
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_ctrl_c_at_the_end_of_an_epoch_keeps_the_epochs_done_and_says_so(cancer, early_stopping):
+    X, y = cancer
+    model = RegularizedMLPClassifier((16,), max_iter=10, early_stopping=early_stopping,
+                                     n_iter_no_change=50, random_state=0,
+                                     callbacks=[InterruptAt(3)])
+    caught = interrupted_fit(model, X, y)
+    assert [str(w.message) for w in caught] == ["Training interrupted by user."]
+    assert caught[0].category is UserWarning
+    assert model.n_iter_ == len(model.loss_curve_) == len(model.net_.history) == 3
+    assert model.t_ == 3 * (len(X) if not early_stopping else len(X) - 57)
+    if early_stopping:
+        # The epoch ended has its score, and the stopping rule saw it.
+        assert len(model.validation_scores_) == 3 and 1 <= model.best_epoch_ <= 3
+        assert model.best_validation_score_ == max(model.validation_scores_)
+    else:
+        # The weights are those of the three epochs, as if max_iter had been 3.
+        reference = clone(model).set_params(max_iter=3, callbacks=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reference.fit(X, y)
+        np.testing.assert_array_equal(model.predict_proba(X), reference.predict_proba(X))
+        assert model._no_improvement_count == reference._no_improvement_count
+
+
+def test_ctrl_c_during_a_batch_counts_only_the_finished_epochs(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier((16,), max_iter=10, batch_size=64, random_state=0,
+                                     warm_start=True, callbacks=[InterruptAt(3, batch=2)])
+    caught = interrupted_fit(model, X, y)
+    assert [str(w.message) for w in caught] == ["Training interrupted by user."]
+    assert model.n_iter_ == len(model.loss_curve_) == len(model.net_.history) == 2
+    assert all("train_loss" in row for row in model.net_.history)
+    # A continued call interrupted before its first epoch ends counts none, as sklearn's MLP.
+    model.set_params(callbacks=[InterruptAt(1, batch=2)])
+    caught = interrupted_fit(model, X, y, method="partial_fit")
+    assert [str(w.message) for w in caught] == ["Training interrupted by user."]
+    assert model.n_iter_ == 0 and len(model.net_.history) == 2
+    model.set_params(callbacks=None)
+    interrupted_fit(model, X, y, method="partial_fit")
+    assert model.n_iter_ == 1 and len(model.net_.history) == 3
+
+
+def test_ctrl_c_before_the_first_epoch_ends_leaves_the_estimator_unfitted(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier((16,), max_iter=10, batch_size=64,
+                                     callbacks=[InterruptAt(1, batch=2)])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert not hasattr(model, "net_") and not hasattr(model, "n_iter_")
+
+
+def test_the_stopping_rule_is_not_reported_as_an_interruption(cancer):
+    X, y = cancer
+    model = RegularizedMLPClassifier((16,), max_iter=200, early_stopping=True,
+                                     n_iter_no_change=2, random_state=0)
+    caught = interrupted_fit(model, X, y)
+    assert model.n_iter_ < 200 and caught == []
+    assert not model.net_.training_interrupted
+
+
+SIGINT_SCRIPTS = {
+    # Adam: a UserWarning, the epochs done kept.
+    "adam": """
+        import json, warnings
+        from sklearn.datasets import load_breast_cancer
+        from skorch.callbacks import Callback
+        from skreg import RegularizedMLPClassifier
+
+        class Ready(Callback):
+            def on_epoch_end(self, net, **kwargs):
+                if len(net.history) == 2:
+                    print("ready", flush=True)
+
+        X, y = load_breast_cancer(return_X_y=True)
+        model = RegularizedMLPClassifier((16,), max_iter=100000, n_iter_no_change=float("inf"),
+                                         random_state=0, callbacks=[Ready()])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X / X.max(axis=0), y)
+        print(json.dumps({
+            "warnings": [str(w.message) for w in caught],
+            "n_iter": model.n_iter_, "curve": len(model.loss_curve_),
+            "history": len(model.net_.history),
+        }), flush=True)
+    """,
+    # L-BFGS: the KeyboardInterrupt goes on, and a continued model is left as it was.
+    "lbfgs": """
+        import json, warnings
+        from sklearn.datasets import load_diabetes
+        from sklearn.preprocessing import scale
+        from skreg import RegularizedMLPRegressor
+
+        X, y = load_diabetes(return_X_y=True)
+        X = scale(X)
+        warnings.simplefilter("ignore")
+        model = RegularizedMLPRegressor((128,), solver="lbfgs", max_iter=3, warm_start=True,
+                                        random_state=0).fit(X, y)
+        before, n_iter = model.predict(X), model.n_iter_
+        model.set_params(max_iter=10**6, max_fun=10**7, tol=0.0, verbose=1)
+        try:
+            model.fit(X, y)
+            outcome = "finished"
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        print(json.dumps({
+            "outcome": outcome, "same": bool((model.predict(X) == before).all()),
+            "n_iter": model.n_iter_ == n_iter, "verbose": model.net_.verbose,
+        }), flush=True)
+    """,
+}
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_real_sigint_in_a_subprocess_ends_training_as_documented(solver):
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-c", textwrap.dedent(SIGINT_SCRIPTS[solver])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        # The child says when training is under way: after its second epoch, or its third
+        # L-BFGS iteration.
+        ready = "ready" if solver == "adam" else "Iteration 3,"
+        for line in process.stdout:
+            if line.startswith(ready):
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    if solver == "adam":
+        assert result["warnings"] == ["Training interrupted by user."]
+        assert 2 <= result["n_iter"] == result["curve"] == result["history"] < 100000
+    else:
+        assert result == {"outcome": "interrupted", "same": True, "n_iter": True, "verbose": 0}
 
 
 def test_residual_network_keeps_the_plain_layout_and_trains_another_function(cancer):

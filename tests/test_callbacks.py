@@ -5,10 +5,16 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
-from skorch.callbacks import Callback, LRScheduler
+from skorch import NeuralNet
+from skorch.callbacks import Callback, LRScheduler, PassthroughScoring
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._callbacks import accuracy_from_logits, learning_rate_scheduler, r2_from_outputs
+from skreg._callbacks import (
+    BatchLossAverage,
+    accuracy_from_logits,
+    learning_rate_scheduler,
+    r2_from_outputs,
+)
 
 
 class PoisonWeightsAtLastEpoch(Callback):
@@ -87,7 +93,8 @@ def test_guard_lets_finite_training_through_and_keeps_no_copies(diabetes):
     X, y = diabetes
     model = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(X, y)
     guard = dict(model.net_.callbacks_)["guard"]
-    assert guard.module_state_ is None and guard.optimizer_state_ is None
+    # It only detects: no copy of the weights or the optimizer's state is held.
+    assert set(vars(guard)) == {"keys", "first_epoch_"}
     assert np.isfinite(model.predict(X)).all()
 
 
@@ -117,3 +124,26 @@ def test_schedule_names():
     assert isinstance(learning_rate_scheduler("cosine", 10), LRScheduler)
     with pytest.raises(ValueError, match="learning_rate must be one of"):
         learning_rate_scheduler("step", 10)
+
+
+@pytest.mark.parametrize("lower_is_better", [True, False, None])
+def test_batch_loss_average_records_what_skorchs_passthrough_scoring_records(lower_is_better):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(70, 3)).astype(np.float32)
+    y = rng.normal(size=(70, 1)).astype(np.float32)
+    histories = []
+    for scoring in (PassthroughScoring, BatchLossAverage):
+        torch.manual_seed(0)
+        net = NeuralNet(
+            torch.nn.Linear, torch.nn.MSELoss, module__in_features=3, module__out_features=1,
+            max_epochs=8, batch_size=16, lr=0.5, verbose=0,
+            callbacks__valid_loss=scoring("valid_loss", lower_is_better=lower_is_better),
+        ).fit(X, y)
+        histories.append(net.history)
+    stock, ours = histories
+    np.testing.assert_allclose(ours[:, "valid_loss"], stock[:, "valid_loss"], rtol=1e-12)
+    if lower_is_better is None:
+        assert all("valid_loss_best" not in row for row in ours)
+    else:
+        assert ours[:, "valid_loss_best"] == stock[:, "valid_loss_best"]
+        assert len(set(stock[:, "valid_loss_best"])) == 2  # both outcomes occur

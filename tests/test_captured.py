@@ -11,7 +11,7 @@ from torch import nn
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
 from skreg._callbacks import NonFiniteLossGuard
-from skreg._captured import CapturedTrainer, DeviceLearningRates
+from skreg._captured import CapturedStep, DeviceLearningRates
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
@@ -103,7 +103,8 @@ def test_static_step_draws_the_permutations_and_masks_of_the_eager_loop():
 
 def test_fitted_net_keeps_no_captured_state_and_pickles():
     _, static = fit_both()
-    assert "_captured_trainer" not in static.__dict__
+    assert static.fit_state_ is None
+    assert dict(static.callbacks_)["fit_state"].captured_ is None
     restored = pickle.loads(pickle.dumps(static))
     X, _ = data()
     np.testing.assert_allclose(restored.predict_proba(X), static.predict_proba(X))
@@ -144,19 +145,29 @@ def test_capture_refuses_an_adam_that_is_not_capturable():
     net = make_net(True).initialize()
     iterator = net.get_iterator(net.get_dataset(X, y), training=True)
     with pytest.raises(ValueError, match="capturable=True"):
-        CapturedTrainer(net, iterator, capture=True)
+        CapturedStep(net, iterator, capture=True)
 
 
-def test_a_fit_that_raises_leaves_no_state_of_the_fit_on_the_net():
+@pytest.mark.parametrize("cuda_graph", [False, True])
+def test_a_fit_that_raises_leaves_no_parameter_and_the_next_fit_a_fresh_state(cuda_graph):
     X, y = data()
-    X[:, 0] = float("nan")
-    net = make_net(True, callbacks=[("guard", NonFiniteLossGuard())])
+    X_nan = X.clone()
+    X_nan[:, 0] = float("nan")
+    net = make_net(cuda_graph, callbacks=[("guard", NonFiniteLossGuard())])
     with pytest.raises(ValueError, match="nan"):
-        net.fit(X, y)
-    assert "_captured_trainer" not in net.__dict__
-    assert "_penalty_cache" not in net.__dict__
+        net.fit(X_nan, y)
+    # skorch skips on_train_end after an exception: the state stays with its
+    # callback, never among the net's parameters, and the weights have their own memory.
+    assert not [key for key in net.get_params(deep=False) if "state" in key or "cache" in key]
     pointers = [p.untyped_storage().data_ptr() for p in net.module_.parameters()]
     assert len(set(pointers)) == len(pointers)
+    stale = dict(net.callbacks_)["fit_state"].captured_
+    assert (stale is not None) == cuda_graph
+    # The net keeps its diverged weights (the estimator, not the net, rolls a failed call
+    # back), so the next call is a fresh fit.
+    net.fit(X, y)
+    assert net.fit_state_ is None
+    assert dict(net.callbacks_)["fit_state"].captured_ is None
 
 
 def test_learning_rate_tensors_follow_a_scheduler_and_stay_out_of_the_groups():

@@ -231,14 +231,20 @@ def test_random_or_stochastic_settings_are_refused(params, match):
     assert not hasattr(model, "net_")
 
 
-def test_warm_start_from_a_dropout_network_is_refused():
+def test_warm_start_from_a_dropout_network_drops_it_or_is_refused():
     X, y = digits(2)
     model = RegularizedMLPClassifier(dropout=0.3, max_iter=2, random_state=0)
     fit_quietly(model, X, y)
-    net = model.net_
-    with pytest.raises(ValueError, match="built with dropout"):
-        model.set_params(warm_start=True, solver="lbfgs", dropout=0.0).fit(X, y)
+    net, weights = model.net_, linears(model)[0].weight.detach().clone()
+    with pytest.raises(ValueError, match="deterministic objective.*dropout"):
+        model.set_params(warm_start=True, solver="lbfgs").fit(X, y)
     assert model.net_ is net and model.n_iter_ == 2
+    assert torch.equal(linears(model)[0].weight, weights)
+    # Set to 0, dropout leaves the network and L-BFGS goes on from the weights.
+    fit_quietly(model.set_params(dropout=0.0), X, y)
+    assert model.net_ is net and 1 <= model.n_iter_ <= 2
+    assert not any(isinstance(m, nn.Dropout) for m in net.module_.modules())
+    assert not torch.equal(linears(model)[0].weight, weights)
 
 
 @pytest.mark.parametrize("Estimator", [RegularizedMLPClassifier, RegularizedMLPRegressor])

@@ -1,4 +1,5 @@
-"""The lean training loop: same history, same callback calls and same weights as skorch's."""
+"""The net's steps through skorch's documented hooks: the same history, callback calls and
+weights as skorch's own; the state of a training call, kept by its callback."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from torch import nn
 
 from skreg import RegularizedMLPClassifier
 from skreg._data import TensorBatchIterator, TensorPairDataset
-from skreg._loop import defines_hook
+from skreg._loop import FitState, defines_hook
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
 from skreg._random import EPOCH, INITIALIZATION, derived_seed
@@ -159,3 +160,56 @@ def test_training_matches_a_hand_written_loop(cancer):
             optimizer.step()
     for key, value in module.state_dict().items():
         torch.testing.assert_close(model.net_.module_.state_dict()[key], value)
+
+
+def test_the_nets_own_gradient_hook_is_notified_as_skorch_notifies_it():
+    class CountsGradients(RegularizedNet):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            self.grads_ = getattr(self, "grads_", 0) + 1
+
+    X, y = data(40)
+    net = CountsGradients(**net_params(max_epochs=2, train_split=None)).fit(X, y)
+    assert net.grads_ == 2 * 3  # ceil(40 / 16) steps per epoch
+
+
+def test_validation_batches_run_in_evaluation_mode_without_gradients():
+    modes = []
+
+    class RecordsModes(Callback):
+        def on_batch_end(self, net, training=False, y_pred=None, **kwargs):
+            modes.append((training, net.module_.training, y_pred.requires_grad))
+
+    X, y = data(40)
+    net = RegularizedNet(
+        **net_params(max_epochs=2, train_split=lambda ds, y=None: (ds, ds)),
+        callbacks=[RecordsModes()],
+    )
+    net.fit(X, y)
+    assert modes.count((True, True, True)) == 6
+    assert modes.count((False, False, False)) == 6
+
+
+def test_the_state_of_a_training_call_lives_from_its_begin_to_its_end():
+    states = []
+
+    class RecordsState(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            state = net.fit_state_
+            states.append((state, state.generators_.epoch, state.penalty_ is not None))
+
+    X, y = data(40)
+    net = RegularizedNet(
+        **net_params(max_epochs=2, train_split=None), l2=1e-2, seed=3,
+        callbacks=[RecordsState()],
+    )
+    net.fit(X, y)
+    callback = dict(net.callbacks_)["fit_state"]
+    assert isinstance(callback, FitState)
+    assert [(s is callback, epoch, penalty) for s, epoch, penalty in states] == [
+        (True, 1, True), (True, 2, True)
+    ]
+    assert net.fit_state_ is None
+    assert callback.generators_ is None and callback.penalty_ is None
+    # The epochs of a partial_fit go on counting from the history.
+    net.partial_fit(X, y)
+    assert [epoch for _, epoch, _ in states[2:]] == [3, 4]

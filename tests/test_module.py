@@ -80,3 +80,16 @@ def test_residual_blocks_are_chosen_by_equal_consecutive_widths():
     assert residual_blocks([64, 64, 32, 32, 32]) == [False, True, False, True, True]
     assert residual_blocks([8]) == [False]
     assert residual_blocks([]) == []
+
+
+def test_new_dropout_rates_keep_the_skip_connections_around_their_blocks():
+    torch.manual_seed(0)
+    module = MLPModule(3, 1, [5, 5, 5], "relu", [0.0, 0.0, 0.0], batch_norm=False, residual=True)
+    x = torch.randn(4, 3)
+    before = module(x)
+    module.set_dropout([0.5, 0.0, 0.5])
+    assert module.skips == [(3, 5), (5, 8)]
+    module.eval()  # dropout off: the same function as before
+    assert torch.equal(module(x), before)
+    module.set_dropout([0.0, 0.0, 0.0])
+    assert module.skips == [(2, 4), (4, 6)]

@@ -188,3 +188,63 @@ def test_an_unseeded_net_draws_from_torchs_global_generator_as_skorch_does():
     other = seeded_fit(None, global_seed=3)
     assert all(torch.equal(value, again[key]) for key, value in first.items())
     assert not torch.equal(first["hidden.0.weight"], other["hidden.0.weight"])
+
+
+# The extension points of skorch's documentation ("Customization": the get_* and
+# initialize_* methods, the training and validation steps); see skreg._net's docstring.
+DOCUMENTED_HOOKS = {
+    "__init__", "initialize_module", "get_default_callbacks", "get_iterator", "get_loss",
+    "get_params_for_optimizer", "train_step", "train_step_single", "validation_step",
+}
+
+
+def test_the_net_overrides_only_skorchs_documented_extension_points():
+    from skorch import NeuralNet
+
+    assert RegularizedNet.__bases__ == (NeuralNet,)
+    overridden = {
+        name for name, value in vars(RegularizedNet).items()
+        if callable(value) and hasattr(NeuralNet, name)
+    }
+    assert overridden == DOCUMENTED_HOOKS
+
+
+def skorch_and_skreg_parameters(net):
+    """The names ``get_params`` may hold: skorch's own, skreg's, and double-underscore ones."""
+    from skorch import NeuralNet
+
+    stock = NeuralNet(module=MLPModule, criterion=nn.MSELoss).get_params(deep=False)
+    skreg = {"l1", "l2", "alpha", "weight_decay", "augmentation", "cuda_graph", "seed"}
+    return set(stock) | skreg | {key for key in net.get_params(deep=False) if "__" in key}
+
+
+@pytest.mark.parametrize("cuda_graph", [False, True])
+def test_get_params_holds_only_skorchs_and_skregs_parameters_before_during_and_after(cuda_graph):
+    from sklearn.base import clone
+    from skorch.callbacks import Callback
+
+    seen = []
+
+    class Params(Callback):
+        def on_batch_end(self, net, **kwargs):
+            seen.append(set(net.get_params(deep=False)))
+
+    rng = np.random.RandomState(0)
+    X = torch.from_numpy(rng.normal(size=(60, 4)).astype(np.float32))
+    y = torch.from_numpy(rng.randint(0, 3, 60))
+    net = RegularizedNet(
+        module=MLPModule, module__n_features=4, module__n_outputs=3,
+        module__hidden_layer_sizes=[5], module__activation="relu", module__dropout=[0.2],
+        module__batch_norm=False, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
+        criterion__reduction="none", dataset=TensorPairDataset, batch_size=16,
+        iterator_train=TensorBatchIterator, iterator_valid=TensorBatchIterator,
+        train_split=None, max_epochs=2, verbose=0, l1=1e-3, l2=1e-3, seed=0,
+        cuda_graph=cuda_graph, callbacks=[("params", Params())],
+    )
+    allowed = skorch_and_skreg_parameters(net)
+    before = set(net.get_params(deep=False))
+    net.fit(X, y)
+    assert before <= allowed
+    assert seen and all(keys == before for keys in seen)
+    assert set(net.get_params(deep=False)) == before
+    assert set(clone(net).get_params(deep=False)) == before

@@ -112,12 +112,13 @@ def test_penalized_weights_are_collected_once_per_module(cancer):
     X, y = cancer
     model = RegularizedMLPClassifier((8,), l1=1e-3, max_iter=2, random_state=0).fit(X, y)
     net = model.net_
-    # The per-fit cache is gone after the fit ...
-    assert "_penalty_cache" not in net.__dict__
+    # The per-fit state is gone after the fit ...
+    assert net.fit_state_ is None
     # ... and a re-initialized module is noticed by identity, not served stale.
-    first = net._in_place_penalty().weights
+    state = dict(net.callbacks_)["fit_state"]
+    first = state.penalty(net.module_).weights
     net.initialize_module()
-    second = net._in_place_penalty().weights
+    second = state.penalty(net.module_).weights
     assert all(a is not b for a, b in zip(first, second))
     assert all(any(w is p for p in net.module_.parameters()) for w in second)
 

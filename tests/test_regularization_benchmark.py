@@ -51,3 +51,22 @@ def test_sweeps_and_verdicts(study, tiny):
     verdicts = study.sweep_verdicts(sweeps)
     assert set(verdicts.verdict) <= {"helps", "hurts", "no clear effect"}
     assert "unregularized" not in set(verdicts.model)
+
+
+def test_plot_only_redraws_the_figure_from_the_csvs(study, tmp_path):
+    # A finished run's figure is redrawn from its summary and headline, without loading a
+    # data set or fitting anything.
+    results = SCRIPT.parent / "results"
+    for part in ["summary", "headline"]:
+        source = results / f"regularization_quick_{part}.csv"
+        (tmp_path / f"regularization_redraw_{part}.csv").write_text(source.read_text())
+    study.main(["--plot-only", "--tag", "redraw", "--out", str(tmp_path)])
+    from matplotlib.image import imread
+
+    height, width, _ = imread(tmp_path / "regularization_redraw_main.png").shape
+    assert width == round(7.6 * 110)  # two panels a row, sized for a documentation page
+    assert height > width  # eight data sets: four rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "regularization_redraw_headline.csv", "regularization_redraw_main.png",
+        "regularization_redraw_summary.csv",
+    ]

@@ -64,9 +64,9 @@ def _skreg_stop_epoch(values, early_stopping, tol, n_iter_no_change):
         net.history.record("train_loss", 1.0 if early_stopping else value)
         if early_stopping:
             net.history.record("valid_score", value)
-        try:
-            stopping.on_epoch_end(net)
-        except KeyboardInterrupt:
+        stopping.on_epoch_end(net)
+        if stopping.stopped_:
+            # The rule decides; EndTraining, the net's last callback, then ends training.
             return epoch, stopping
     return None, stopping
 
