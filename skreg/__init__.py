@@ -3,6 +3,7 @@
 from ._classifier import RegularizedMLPClassifier
 from ._compare import compare, plot_comparison
 from ._persistence import load, save
+from ._preprocessing import RobustScaleSmoothClip
 from ._regressor import RegularizedMLPRegressor
 from ._search import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
 
@@ -13,6 +14,7 @@ __all__ = [
     "RegularizedMLPClassifierCV",
     "RegularizedMLPRegressor",
     "RegularizedMLPRegressorCV",
+    "RobustScaleSmoothClip",
     "__version__",
     "compare",
     "load",

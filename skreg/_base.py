@@ -20,6 +20,7 @@ from skorch.helper import predefined_split
 from torch import nn
 
 from ._augment import BatchAugmentation
+from ._averaging import WeightAveraging, check_averaging_options
 from ._callbacks import (
     LEARNING_RATE_SCHEDULES,
     EndTraining,
@@ -32,9 +33,10 @@ from ._callbacks import (
 from ._continuation import apply_changed_settings
 from ._data import TensorPairDataset, data_device
 from ._lbfgs import check_lbfgs_options, train_lbfgs
-from ._module import ACTIVATIONS, MLPModule
+from ._module import ACTIVATIONS, MLPModule, residual_blocks
 from ._net import RegularizedNet
 from ._random import seeded_generator
+from ._schedules import SCHEDULES, RegularizationSchedule, check_schedule_options
 from ._sparse import ACCEPTED_SPARSE, batch_iterator, sparse_row_chunks, sparse_training_data
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
@@ -139,6 +141,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         "batch_norm": ["boolean"],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "residual": ["boolean"],
+        "swa_start": [Interval(Real, 0, 1, closed="left"), None],
+        "dropout_schedule": [StrOptions(set(SCHEDULES))],
+        "weight_decay_schedule": [StrOptions(set(SCHEDULES))],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "learning_rate": [StrOptions(set(LEARNING_RATE_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -184,6 +190,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         batch_norm=False,
         input_noise=0.0,
         mixup_alpha=0.0,
+        residual=False,
+        swa_start=None,
+        dropout_schedule="constant",
+        weight_decay_schedule="constant",
         solver="adam",
         learning_rate="constant",
         learning_rate_init=0.001,
@@ -220,6 +230,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         self.batch_norm = batch_norm
         self.input_noise = input_noise
         self.mixup_alpha = mixup_alpha
+        self.residual = residual
+        self.swa_start = swa_start
+        self.dropout_schedule = dropout_schedule
+        self.weight_decay_schedule = weight_decay_schedule
         self.solver = solver
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -361,6 +375,16 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         if self.learning_rate == "invscaling" and self.solver == "sgd":
             schedule = InverseScalingLR(self.learning_rate_init, self.power_t, n_train_rows)
             callbacks.append(("invscaling", schedule))
+        if self.dropout_schedule != "constant" or self.weight_decay_schedule != "constant":
+            rates = self._dropout_rates(len(self._hidden_sizes()))
+            schedule = RegularizationSchedule(
+                self.dropout_schedule, self.weight_decay_schedule, rates, self.weight_decay,
+                self.max_iter,
+            )
+            callbacks.append(("regularization_schedule", schedule))
+        if self.swa_start is not None:
+            # Before the guard, which checks the averaged weights when training ends.
+            callbacks.append(("swa", WeightAveraging(self.swa_start)))
         if self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
         stopping = NoImprovementStopping(
@@ -387,6 +411,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
     def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
         hidden = self._hidden_sizes()
         check_network_size(n_features, hidden, n_outputs)
+        if self.residual and not any(residual_blocks(hidden)):
+            raise ValueError(
+                "residual=True adds skip connections between consecutive hidden layers of "
+                f"equal width, but hidden_layer_sizes={self.hidden_layer_sizes!r} has none; "
+                "use e.g. (64, 64, 64), or residual=False."
+            )
         augmentation = None
         if self.input_noise or self.mixup_alpha:
             augmentation = BatchAugmentation(
@@ -402,6 +432,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             module__activation=self.activation,
             module__dropout=self._dropout_rates(len(hidden)),
             module__batch_norm=self.batch_norm,
+            module__residual=self.residual,
             criterion=self._criterion(),
             optimizer=optimizer,
             lr=self.learning_rate_init,
@@ -486,8 +517,13 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 f"device='cuda' and solver='adam', got device={self.device!r} and "
                 f"solver={self.solver!r}."
             )
+        check_averaging_options(self, partial)
+        check_schedule_options(self)
         if self.batch_norm and X.shape[0] < 2:
-            raise ValueError("batch_norm=True needs at least 2 samples to normalize a batch.")
+            raise ValueError(
+                "batch_norm=True needs at least 2 samples to normalize a batch; got "
+                f"n_samples={X.shape[0]}."
+            )
         # A continued fit keeps the seed of the net's first fit: its epochs draw from
         # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
         seed = self.net_.seed if continuing else self._draw_seed()

@@ -6,13 +6,14 @@ is compared with the fitted one, as scikit-learn's MLP reads its parameters
 again at every call:
 
 * parameters that shape the network cannot change: the hidden layers, the
-  activation, batch normalization, the device, the captured CUDA-graph step,
+  activation, batch normalization, residual blocks, the device, the captured CUDA-graph step,
   the regressor's ``loss`` (its output and target scaling) and, for the
   stochastic solvers, ``early_stopping`` (the earlier epochs have no
   validation scores, or the stopping rule needs them); a changed one raises a
   ValueError naming it and both values;
 * every other parameter takes effect in the continued training: learning rate,
   penalties, weight decay, dropout rates, input noise, mixup, label smoothing,
+  the dropout and weight-decay schedules, weight averaging (``swa_start``),
   the solver and its settings (Adam's moments carry over between Adam and
   AdamW, SGD's momentum between SGD calls), batch size, shuffling, the
   validation fraction, the learning-rate schedule, the stopping rule's ``tol``
@@ -31,6 +32,7 @@ ARCHITECTURE = {
     "module__hidden_layer_sizes": "hidden_layer_sizes",
     "module__activation": "activation",
     "module__batch_norm": "batch_norm",
+    "module__residual": "residual",
     "device": "device",
     "cuda_graph": "cuda_graph",
 }

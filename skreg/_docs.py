@@ -65,6 +65,42 @@ PARAMETERS = """\
         Augmentation makes the training loss noisy, so without early stopping
         a larger ``n_iter_no_change`` keeps the loss-based stopping rule from
         ending training early.
+    residual : bool, default=False
+        Skip connections: every hidden block (``Linear -> [BatchNorm1d] ->
+        activation -> [Dropout]``) whose width equals that of the block
+        before it computes ``x + block(x)``. Blocks whose width differs, and
+        the first block, have none: a projection would add weight matrices
+        that ``coefs_`` has no place for. So ``(64, 64, 64)`` gets two skips
+        and ``(128, 64, 64)`` one; ``residual=True`` with no two consecutive
+        layers of equal width raises a ValueError. The weights and
+        ``coefs_`` are those of the plain network.
+    swa_start : float in [0, 1) or None, default=None
+        Stochastic weight averaging (Izmailov et al., 2018): the first
+        ``floor(swa_start * max_iter)`` epochs of each call to ``fit`` are
+        left out, and training ends with the mean of the weights at the end
+        of every later epoch (all weights and biases; with ``batch_norm``, the
+        running statistics are then recomputed for the averaged weights in
+        one pass over the training rows, with dropout off). If the stopping
+        rule ends training before averaging starts, the last weights are
+        kept (``n_iter_no_change=np.inf`` trains all ``max_iter`` epochs).
+        ``net_.callbacks_`` holds the averaging as ``"swa"``, whose
+        ``n_averaged_`` counts the averaged epochs. Not combined with
+        ``early_stopping`` (which restores one epoch's weights: a ValueError
+        says so), ``partial_fit``, ``solver="lbfgs"`` or ``cuda_graph``.
+    dropout_schedule : {"constant", "flat_cos", "cos", "linear"}, default="constant"
+        Multiplies every ``dropout`` rate during training by a factor of the
+        epoch's progress ``t = ((epoch - 1) % max_iter) / max_iter`` (epochs
+        counted over warm-started fits and ``partial_fit`` calls, restarting
+        after ``max_iter``, as ``learning_rate="cosine"`` does): "flat_cos"
+        (RealMLP's) is 1 for ``t < 0.5`` and then ``(1 + cos(pi * (2t - 1))) / 2``,
+        "cos" is ``(1 + cos(pi * t)) / 2``, "linear" is ``1 - t``. The factor of
+        each epoch is recorded in ``net_.history`` as ``event_dropout_factor``;
+        after training the layers have the ``dropout`` rates again (used by
+        ``return_std``).
+    weight_decay_schedule : {"constant", "flat_cos", "cos", "linear"}, default="constant"
+        The same schedule for ``weight_decay`` (``event_weight_decay_factor``
+        in the history); no effect without ``weight_decay``. Neither schedule
+        can be combined with ``cuda_graph``.
 {task_parameters}    solver : {"adam", "sgd", "lbfgs"}, default="adam"
         Optimizer: torch's ``Adam`` (``AdamW`` with ``weight_decay``) or
         ``SGD``, or full-batch L-BFGS. On a CPU, Adam runs torch's fused
@@ -179,8 +215,9 @@ PARAMETERS = """\
         mixup, schedule, solver and its settings, batch size, stopping rule,
         callbacks, ...), with the optimizer's state and the learning rate a
         schedule has reached carried on; a changed ``hidden_layer_sizes``,
-        ``activation``, ``batch_norm``, ``device``, ``cuda_graph``, ``loss``
-        (regressor) or, with Adam or SGD, ``early_stopping`` raises a
+        ``activation``, ``batch_norm``, ``residual``, ``device``,
+        ``cuda_graph``, ``loss`` (regressor) or, with Adam or SGD,
+        ``early_stopping`` raises a
         ValueError naming the parameter and both values. ``random_state`` is
         not read again: the epochs go on drawing from the first fit's seed.
         With ``solver="lbfgs"``, L-BFGS starts from the current weights, with

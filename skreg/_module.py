@@ -55,6 +55,19 @@ def initialized_linear(n_in, n_out, generator=None):
     return layer
 
 
+def residual_blocks(hidden_layer_sizes):
+    """Which hidden blocks get a skip connection with ``residual=True``: a list of bools.
+
+    Block ``k`` does when it is not the first and its width equals that of the
+    block before it (so that ``x + block(x)`` is defined without a projection,
+    which would add weight matrices that scikit-learn's ``coefs_`` layout has no
+    place for). The first block maps the features to a hidden width and never
+    has one.
+    """
+    sizes = list(hidden_layer_sizes)
+    return [k > 0 and sizes[k] == sizes[k - 1] for k in range(len(sizes))]
+
+
 class MLPModule(nn.Module):
     """Hidden blocks ``Linear -> [BatchNorm1d] -> activation -> [Dropout]``, then a linear head.
 
@@ -78,24 +91,38 @@ class MLPModule(nn.Module):
     generator : torch.Generator or None, default=None
         Where the initial weights are drawn from (torch's default initialization
         of ``nn.Linear``); None draws them from torch's global generator.
+    residual : bool, default=False
+        Give the blocks that :func:`residual_blocks` selects a skip connection:
+        such a block computes ``x + block(x)``, dropout included in ``block``.
+        The layers stay those of the plain network (in ``hidden``, in the same
+        order), so the weights keep their names and ``coefs_`` its layout.
     """
 
     def __init__(
         self, n_features, n_outputs, hidden_layer_sizes, activation, dropout, batch_norm,
-        generator=None,
+        generator=None, residual=False,
     ):
         super().__init__()
-        blocks = []
+        layers = []
+        # (first layer, end) in ``hidden`` of each block that adds its input to its output.
+        self.skips = []
+        # Whether each hidden block has a skip connection (all False without residual).
+        self.skipped_blocks = (
+            residual_blocks(hidden_layer_sizes) if residual else [False] * len(hidden_layer_sizes)
+        )
         width_in = n_features
-        for width, p in zip(hidden_layer_sizes, dropout):
-            blocks.append(initialized_linear(width_in, width, generator))
+        for k, (width, p) in enumerate(zip(hidden_layer_sizes, dropout)):
+            start = len(layers)
+            layers.append(initialized_linear(width_in, width, generator))
             if batch_norm:
-                blocks.append(nn.BatchNorm1d(width))
-            blocks.append(ACTIVATIONS[activation]())
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(ACTIVATIONS[activation]())
             if p > 0:
-                blocks.append(GeneratorDropout(p))
+                layers.append(GeneratorDropout(p))
+            if self.skipped_blocks[k]:
+                self.skips.append((start, len(layers)))
             width_in = width
-        self.hidden = nn.Sequential(*blocks)
+        self.hidden = nn.Sequential(*layers)
         self.output = initialized_linear(width_in, n_outputs, generator)
 
     def set_dropout(self, dropout):
@@ -112,17 +139,48 @@ class MLPModule(nn.Module):
                 blocks.append([])
             if not isinstance(layer, nn.Dropout):
                 blocks[-1].append(layer)
-        layers = []
-        for block, p in zip(blocks, dropout, strict=True):
+        layers, skips = [], []
+        skipped = getattr(self, "skipped_blocks", [False] * len(blocks))  # older pickles
+        for k, (block, p) in enumerate(zip(blocks, dropout, strict=True)):
+            start = len(layers)
             layers += block + ([GeneratorDropout(p)] if p > 0 else [])
+            if skipped[k]:
+                # The skip spans the block's new layers, its new dropout layer included.
+                skips.append((start, len(layers)))
         self.hidden = nn.Sequential(*layers).train(self.training)
+        self.skips = skips
+
+    def _hidden_pass(self, X, apply):
+        """The hidden layers' output, ``apply(layer, X)`` running each layer."""
+        if not self.skips:
+            for layer in self.hidden:
+                X = apply(layer, X)
+            return X
+        ends = dict(self.skips)
+        block_input = None
+        end = None
+        for index, layer in enumerate(self.hidden):
+            if index in ends:
+                block_input, end = X, ends[index]
+            X = apply(layer, X)
+            if index + 1 == end:
+                X = block_input + X
+                block_input = end = None
+        return X
 
     def forward(self, X, generator=None):
         """Outputs for ``X``; in training mode dropout masks are drawn from ``generator``
         (torch's global generator when it is None)."""
-        for layer in self.hidden:
-            X = layer(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
-        return self.output(X)
+        if not self.skips:
+            # The plain network's loop, without the blocks' bookkeeping.
+            for layer in self.hidden:
+                X = layer(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
+            return self.output(X)
+
+        def apply(layer, X):
+            return layer(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
+
+        return self.output(self._hidden_pass(X, apply))
 
     def stochastic_forward(self, X, generator):
         """One pass with dropout masks drawn from ``generator`` whatever the mode.
@@ -132,6 +190,7 @@ class MLPModule(nn.Module):
         Carlo dropout, which leaves the module's modes alone, so that threads
         predicting with one module at once do not switch each other's layers.
         """
-        for layer in self.hidden:
-            X = layer.sample(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
-        return self.output(X)
+        def apply(layer, X):
+            return layer.sample(X, generator) if isinstance(layer, GeneratorDropout) else layer(X)
+
+        return self.output(self._hidden_pass(X, apply))

@@ -696,3 +696,20 @@ def test_a_real_sigint_in_a_subprocess_ends_training_as_documented(solver):
         assert 2 <= result["n_iter"] == result["curve"] == result["history"] < 100000
     else:
         assert result == {"outcome": "interrupted", "same": True, "n_iter": True, "verbose": 0}
+
+
+def test_residual_network_keeps_the_plain_layout_and_trains_another_function(cancer):
+    X, y = cancer
+    params = dict(hidden_layer_sizes=(16, 16, 8), max_iter=5, random_state=0)
+    plain = RegularizedMLPClassifier(**params).fit(X, y)
+    residual = RegularizedMLPClassifier(residual=True, **params).fit(X, y)
+    assert [c.shape for c in residual.coefs_] == [c.shape for c in plain.coefs_]
+    assert residual.n_layers_ == plain.n_layers_ == 5
+    assert residual.net_.module_.skips == [(2, 4)]  # only the second block: 16 -> 16
+    assert not np.allclose(residual.predict_proba(X), plain.predict_proba(X))
+
+
+def test_residual_without_two_equal_consecutive_widths_is_refused(cancer):
+    X, y = cancer
+    with pytest.raises(ValueError, match=r"residual=True .* hidden_layer_sizes=\(32, 16\)"):
+        RegularizedMLPClassifier((32, 16), residual=True).fit(X, y)

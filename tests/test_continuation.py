@@ -279,3 +279,29 @@ def test_settings_are_compared_by_value_and_functions_by_identity():
     assert same_setting(f, f) and not same_setting(f, g)
     assert not same_setting(functools.partial(f, 1), functools.partial(g, 1))
     assert same_setting(np.arange(3), np.arange(3)) and not same_setting(np.arange(3), np.ones(3))
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_a_changed_residual_is_refused(cancer, how):
+    model = fitted(cancer, hidden_layer_sizes=(16, 16))
+    model.set_params(residual=True)
+    with pytest.raises(ValueError, match=r"residual cannot change .* residual=False, now"):
+        continued(model, cancer, how)
+
+
+def test_schedules_and_weight_averaging_switched_on_take_effect(cancer):
+    X, y = cancer
+    model = fitted(cancer, dropout=0.2, n_iter_no_change=np.inf)
+    model.set_params(dropout_schedule="linear", swa_start=0.5, max_iter=4)
+    quietly(model.fit, X, y)
+    callbacks = dict(model.net_.callbacks_)
+    # Epochs 4-7 of the net: progress ((epoch - 1) % 4) / 4 = 3/4, 0, 1/4, 1/2.
+    np.testing.assert_allclose(model.net_.history[-4:, "event_dropout_factor"],
+                               [0.25, 1.0, 0.75, 0.5])
+    assert (callbacks["swa"].first_averaged_epoch_, callbacks["swa"].n_averaged_) == (6, 2)
+    # Switched off again, neither runs.
+    model.set_params(dropout_schedule="constant", swa_start=None)
+    quietly(model.fit, X, y)
+    assert "swa" not in dict(model.net_.callbacks_)
+    assert "event_dropout_factor" not in model.net_.history[-1]
+    assert dropout_rates(model) == [0.2]

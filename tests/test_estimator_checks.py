@@ -27,6 +27,16 @@ ESTIMATORS = [
         solver="sgd", learning_rate="cosine", learning_rate_init=0.01, n_iter_no_change=50,
         random_state=0,
     ),
+    # Weight averaging with batch norm, whose statistics are recomputed for the averaged
+    # weights; residual blocks with RealMLP's schedules.
+    RegularizedMLPClassifier(
+        hidden_layer_sizes=(16, 16), residual=True, swa_start=0.5, batch_norm=True,
+        random_state=0,
+    ),
+    RegularizedMLPRegressor(
+        hidden_layer_sizes=(16, 16), residual=True, dropout=0.1, dropout_schedule="flat_cos",
+        weight_decay=1e-3, weight_decay_schedule="flat_cos", random_state=0,
+    ),
     # Full-batch L-BFGS, as scikit-learn's solver="lbfgs"; one thread suits the checks' small
     # data sets, whose fits are many short steps.
     RegularizedMLPClassifier(
@@ -82,9 +92,13 @@ def expected_failed_checks(estimator):
     if reason:
         expected["check_sample_weight_equivalence_on_dense_data"] = reason.strip()
         expected["check_sample_weight_equivalence_on_sparse_data"] = reason.strip()
+    refused = None
     if estimator.early_stopping:
-        # These checks call partial_fit wherever the estimator has it.
         refused = "partial_fit refuses early_stopping=True, as scikit-learn's MLP does."
+    if estimator.swa_start is not None:
+        refused = "partial_fit refuses swa_start: weight averaging averages the epochs of a fit."
+    if refused:
+        # These checks call partial_fit wherever the estimator has it.
         for check in ("check_estimators_partial_fit_n_features", "check_fit_score_takes_y",
                       "check_n_features_in_after_fitting"):
             expected[check] = refused

@@ -792,3 +792,23 @@ def test_files_of_format_2_load_with_the_checks_of_format_3(tmp_path):
         change(header)
         save_file(tensors, str(path), metadata={"skreg": json.dumps(header)})
         assert_refused(path, match)
+
+
+def test_save_and_load_keep_residual_averaging_and_schedules(tmp_path):
+    model = RegularizedMLPRegressor(
+        (8, 8), residual=True, swa_start=0.5, batch_norm=True, dropout=0.2, weight_decay=0.01,
+        dropout_schedule="flat_cos", weight_decay_schedule="cos", max_iter=4,
+        n_iter_no_change=np.inf, warm_start=True, random_state=0,
+    ).fit(X.to_numpy(), TARGETS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every parameter is stored, none dropped
+        skreg.save(model, tmp_path / "m.safetensors")
+    loaded = skreg.load(tmp_path / "m.safetensors")
+    assert loaded.get_params() == model.get_params()
+    assert loaded.net_.module_.skips == model.net_.module_.skips == [(4, 8)]
+    assert_same_model(loaded, model)
+    # Continued training: the schedules go on from the saved history, averaging restarts.
+    model.fit(X.to_numpy(), TARGETS)
+    loaded.fit(X.to_numpy(), TARGETS)
+    np.testing.assert_array_equal(loaded.predict(X.to_numpy()), model.predict(X.to_numpy()))
+    assert dict(loaded.net_.callbacks_)["swa"].first_averaged_epoch_ == 7
