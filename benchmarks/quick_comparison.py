@@ -53,10 +53,11 @@ def main():
             model, X, y, cv=cv, scoring=("accuracy", "neg_log_loss"), return_train_score=True
         )
         gap = scores["train_accuracy"] - scores["test_accuracy"]
+        accuracy, log_loss = scores["test_accuracy"], -scores["test_neg_log_loss"]
         rows.append({
             "model": name,
-            "accuracy": f"{scores['test_accuracy'].mean():.4f} ± {scores['test_accuracy'].std():.4f}",
-            "log loss": f"{-scores['test_neg_log_loss'].mean():.4f} ± {scores['test_neg_log_loss'].std():.4f}",
+            "accuracy": f"{accuracy.mean():.4f} ± {accuracy.std():.4f}",
+            "log loss": f"{log_loss.mean():.4f} ± {log_loss.std():.4f}",
             "train-test gap": f"{gap.mean():.4f}",
             "fit time (s)": f"{scores['fit_time'].mean():.2f}",
         })

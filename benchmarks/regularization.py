@@ -51,6 +51,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 from joblib import Parallel, delayed  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
@@ -83,7 +84,6 @@ from sklearn.preprocessing import (  # noqa: E402
     QuantileTransformer,
     StandardScaler,
 )
-import torch  # noqa: E402
 from skorch.callbacks import Callback, LRScheduler  # noqa: E402
 from torch.optim.lr_scheduler import CosineAnnealingLR  # noqa: E402
 

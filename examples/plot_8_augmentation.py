@@ -38,8 +38,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.model_selection import validation_curve
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split, validation_curve
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 

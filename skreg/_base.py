@@ -93,7 +93,10 @@ def uses_fused_adam(device):
 
 
 def writable_tensor(array, device):
-    """Torch tensor on ``device`` sharing memory with ``array`` where possible, never writing to it."""
+    """Torch tensor on ``device`` sharing memory with ``array`` where possible.
+
+    The tensor must never be written: it may be the caller's memory.
+    """
     if not array.flags.writeable:
         # torch cannot wrap read-only memory (e.g. a read-only memmap) without a copy.
         array = array.copy()
@@ -331,7 +334,8 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         callbacks = []
         for item in self.callbacks or ():
             cb = item[1] if isinstance(item, tuple) and len(item) == 2 else item
-            if not (isinstance(cb, Callback) or (isinstance(cb, type) and issubclass(cb, Callback))):
+            is_class = isinstance(cb, type) and issubclass(cb, Callback)
+            if not (isinstance(cb, Callback) or is_class):
                 raise TypeError(
                     f"callbacks must hold skorch callbacks or (name, callback) pairs, got {item!r}."
                 )
@@ -801,7 +805,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         return check_finite_outputs(torch.cat(outputs).numpy().astype(np.float64), X)
 
     def _forward_mc(self, X, transform):
-        """Monte Carlo dropout: mean and std of ``transform(outputs)`` over ``mc_samples`` passes."""
+        """Monte Carlo dropout: mean and std of ``transform(outputs)`` over the passes."""
         X, module, device = self._prediction_input(X)
         # This call's own generator: concurrent predictions never share draws.
         generator = seeded_generator(self._draw_seed(), device)

@@ -93,7 +93,9 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skreg import RegularizedMLPClassifier
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), RegularizedMLPClassifier(dropout=0.5, random_state=0))
+    >>> model = make_pipeline(
+    ...     StandardScaler(), RegularizedMLPClassifier(dropout=0.5, random_state=0)
+    ... )
     >>> model.fit(X, y).score(X, y) > 0.95
     True
     """

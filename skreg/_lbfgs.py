@@ -241,7 +241,8 @@ class _FullBatchObjective:
         of the batches it saw since its statistics were reset: after one batch,
         that batch's mean and (unbiased) variance.
         """
-        layers = [m for m in self.module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        batch_norm = nn.modules.batchnorm._BatchNorm
+        layers = [m for m in self.module.modules() if isinstance(m, batch_norm)]
         if not layers:
             return
         momenta = [m.momentum for m in layers]

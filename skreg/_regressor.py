@@ -219,7 +219,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         y2d = y.reshape(len(y), -1)
         if continuing and y2d.shape[1] != self.n_outputs_:
             raise ValueError(
-                f"warm_start needs {self.n_outputs_} targets as in the first fit, got {y2d.shape[1]}."
+                f"warm_start needs {self.n_outputs_} targets as in the first fit, "
+                f"got {y2d.shape[1]}."
             )
         fitted_loss = "poisson" if getattr(self, "out_activation_", None) == "exp" else (
             "squared_error"

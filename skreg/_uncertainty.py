@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch import nn
 
-
 # The passes of a chunk of rows are held in memory together (n_passes x rows x outputs
 # float64), and the Monte Carlo error of the mean shrinks only as 1/sqrt(n_passes): at
 # 10_000 passes it is 1 % of the predictive standard deviation, and more passes cost

@@ -73,7 +73,7 @@ class WeightedTarget:
 
 
 def split_target(y):
-    """Return ``(target, sample_weight)`` for a batch's ``y``; the weight is None when unweighted."""
+    """Return ``(target, sample_weight)`` for a batch's ``y`` (the weight None if unweighted)."""
     if isinstance(y, WeightedTarget):
         return y.target, y.sample_weight
     return y, None

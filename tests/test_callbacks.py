@@ -32,7 +32,8 @@ class PoisonWeightsAtLastEpoch(Callback):
 def test_huge_learning_rate_stops_with_a_clear_error(Estimator, data, request):
     X, y = request.getfixturevalue(data)
     model = Estimator((16,), solver="sgd", learning_rate_init=1e6, max_iter=5, random_state=0)
-    with pytest.raises(ValueError, match=r"Training diverged: train_loss became (nan|inf) in epoch"):
+    diverged = r"Training diverged: train_loss became (nan|inf) in epoch"
+    with pytest.raises(ValueError, match=diverged):
         model.fit(X, y)
     # No half-trained model is left behind to hand out NaN predictions.
     with pytest.raises(NotFittedError):

@@ -85,7 +85,10 @@ def test_grid_search_runs_unchanged_on_the_cluster(client, small_cancer):
     X, y = small_cancer
     search = GridSearchCV(
         make_pipeline(StandardScaler(), tiny_classifier()),
-        {"regularizedmlpclassifier__l2": [0.0, 1e-2], "regularizedmlpclassifier__dropout": [0.0, 0.3]},
+        {
+            "regularizedmlpclassifier__l2": [0.0, 1e-2],
+            "regularizedmlpclassifier__dropout": [0.0, 0.3],
+        },
         cv=2,
     )
     with parallel_config(backend="dask"):

@@ -167,7 +167,11 @@ PREDICT_CASES = {
     "sparse X with too few features": (sp.csr_matrix(X[:, :2]), ValueError,
                                        "X has 2 features, but .* is expecting 3"),
     # Every sign pattern at float32's largest value: some hidden unit overflows to inf.
-    "overflowing input": (3.4e38 * np.array(np.meshgrid(*[[-1, 1]] * 3)).reshape(3, -1).T, ValueError, "NaN or infinite for"),
+    "overflowing input": (
+        3.4e38 * np.array(np.meshgrid(*[[-1, 1]] * 3)).reshape(3, -1).T,
+        ValueError,
+        "NaN or infinite for",
+    ),
 }
 
 
