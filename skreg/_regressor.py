@@ -304,12 +304,9 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
         to_units = self._to_original_units
         if not return_std:
-            return self._shape_like_y(to_units(self._forward(X))).astype(dtype, copy=False)
+            return _in_dtype(self._shape_like_y(to_units(self._forward(X))), dtype)
         mean, std = self._forward_mc(X, to_units)
-        return (
-            self._shape_like_y(mean).astype(dtype, copy=False),
-            self._shape_like_y(std).astype(dtype, copy=False),
-        )
+        return _in_dtype(self._shape_like_y(mean), dtype), _in_dtype(self._shape_like_y(std), dtype)
 
     def _to_original_units(self, outputs):
         if self.out_activation_ == "exp":
@@ -330,3 +327,16 @@ RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
         "mean squared error", "", "(standardized) targets", leading=REGRESSOR_LEADING_PARAMETERS
     )
 ).replace("{notes}", NOTES).replace("{fitted}", FITTED_ATTRIBUTES)
+
+
+def _in_dtype(predictions, dtype):
+    """``predictions`` (float64) as ``dtype``, or a ValueError where float32 would overflow."""
+    if dtype == np.float32:
+        too_large = np.abs(predictions) > np.finfo(np.float32).max
+        if too_large.any():
+            raise ValueError(
+                f"{int(too_large.sum())} predictions exceed float32's range (the input X is "
+                "float32, so the predictions would be float32 and infinite): pass X as float64 "
+                "to get them as float64, or scale the features (e.g. with StandardScaler)."
+            )
+    return predictions.astype(dtype, copy=False)

@@ -37,3 +37,17 @@ def test_validation_scores_are_r2(diabetes):
     # The best epoch's weights are restored: their R^2 on the held-out rows is the best score.
     _, rows = model._validation_split(y, model._draw_seed())
     assert model.score(X[rows], y[rows]) == pytest.approx(model.best_validation_score_, abs=1e-5)
+
+
+def test_predictions_beyond_float32_range_raise_for_float32_input():
+    # Found by test_regressor_on_arbitrary_arrays: finite float64 predictions that float32
+    # input would turn into inf (sklearn's MLP returns float32 predictions for float32 X).
+    X = np.zeros((11, 1), dtype=np.float32)
+    X[0, 0] = -6.780958e36
+    y = np.zeros(11)
+    y[0] = 324.0
+    model = RegularizedMLPRegressor((3,), max_iter=2, early_stopping=True, random_state=0)
+    model.fit(X, y)
+    with pytest.raises(ValueError, match="exceed float32's range"):
+        model.predict(X)
+    assert np.isfinite(model.predict(X.astype(np.float64))).all()
