@@ -57,13 +57,13 @@ def max_relative_difference(estimator, params):
 def run_in_float64():
     """Switch torch and skreg's tensors to float64 (diagnostic only)."""
     torch.set_default_dtype(torch.float64)
-    as_tensor = skreg._base.writable_tensor
+    as_tensor = skreg._base.read_only_tensor
 
     def float64_tensor(array, device):
         tensor = as_tensor(array, device)
         return tensor.double() if tensor.is_floating_point() else tensor
 
-    skreg._base.writable_tensor = float64_tensor
+    skreg._base.read_only_tensor = float64_tensor
 
 
 def main():

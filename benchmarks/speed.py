@@ -80,7 +80,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from skreg import RegularizedMLPClassifier
-from skreg._base import uses_fused_adam
+from skreg._device import uses_fused_adam
 from skreg._module import MLPModule, initialized_linear
 from skreg._penalty import InPlacePenalty
 

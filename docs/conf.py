@@ -61,6 +61,27 @@ issues_url = _URLS.get("Issues")
 
 # -- API reference -------------------------------------------------------------
 autosummary_generate = True
+
+
+def _methods_from_sklearn():
+    """Public methods of skreg's classes that scikit-learn's base classes define."""
+    names = set()
+    for name in skreg.__all__:
+        cls = getattr(skreg, name)
+        if not isinstance(cls, type):
+            continue
+        for attr in dir(cls):
+            owner = next((k for k in cls.__mro__ if attr in vars(k)), None)
+            if not attr.startswith("_") and owner is not None and not (
+                owner.__module__.startswith("skreg")
+            ):
+                names.add(attr)
+    return sorted(names)
+
+
+# The class template lists these under "Methods from scikit-learn"; methods that a skreg
+# base class defines (``fit`` of both estimators) are skreg's own.
+autosummary_context = {"sklearn_methods": _methods_from_sklearn()}
 # "fit()" rather than "RegularizedMLPClassifier.fit()" in the page's table of contents.
 toc_object_entries_show_parents = "hide"
 # The class template (_templates/class.rst) documents each method once; numpydoc must

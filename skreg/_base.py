@@ -1,7 +1,6 @@
 """Shared estimator logic: parameters, validation, building and training ``net_``."""
 
 import copy
-import functools
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -9,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy.sparse import issparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -32,6 +31,7 @@ from ._callbacks import (
 )
 from ._continuation import apply_changed_settings
 from ._data import TensorPairDataset, data_device
+from ._device import read_only_tensor, resolve_device, uses_fused_adam
 from ._lbfgs import check_lbfgs_options, train_lbfgs
 from ._module import ACTIVATIONS, MLPModule, residual_blocks
 from ._net import RegularizedNet
@@ -52,55 +52,6 @@ from ._weights import WeightedTarget, check_sample_weight, normalized_weights
 # Rows per forward pass at prediction time: large enough to amortize per-call
 # overhead, small enough that the activations of a wide layer stay in memory.
 PREDICT_CHUNK_ROWS = 65536
-
-
-def resolve_device(device):
-    """Return ``torch.device(device)``, or raise a ValueError naming what is wrong with it."""
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:<index>'."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested, but CUDA is not available here.")
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was requested, but MPS is not available here.")
-    if resolved.type not in {"cpu", "cuda", "mps"}:
-        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda' or 'mps'.")
-    return resolved
-
-
-@functools.cache
-def _cpu_has_fused_adam():
-    """Whether this torch has the fused Adam kernel for CPU tensors (torch 2.4 and later)."""
-    try:
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return False
-    return True
-
-
-def uses_fused_adam(device):
-    """Whether skreg's Adam on ``device`` is torch's fused implementation.
-
-    It is on a CPU where torch has it: the fused kernel updates every parameter
-    in one call instead of torch's default loop of small operations per
-    parameter, which makes a CPU epoch about a tenth shorter
-    (benchmarks/speed.py). Elsewhere skreg keeps torch's default.
-    """
-    return torch.device(device).type == "cpu" and _cpu_has_fused_adam()
-
-
-def writable_tensor(array, device):
-    """Torch tensor on ``device`` sharing memory with ``array`` where possible.
-
-    The tensor must never be written: it may be the caller's memory.
-    """
-    if not array.flags.writeable:
-        # torch cannot wrap read-only memory (e.g. a read-only memmap) without a copy.
-        array = array.copy()
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
 
 
 def linear_layers(module):
@@ -487,8 +438,43 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             )
         return np.sort(train), np.sort(valid)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on ``X, y`` for up to ``max_iter`` epochs.
+
+        A new network is built, unless ``warm_start=True`` and the estimator is
+        fitted: then the fitted network trains on (see ``warm_start``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Numeric training data: a numpy array, list, pandas DataFrame, or a
+            scipy sparse matrix or array (kept sparse; each batch is densified
+            on its own).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets: class labels of any type or a multilabel indicator
+            matrix of 0 and 1 (sparse or dense) for the classifier, numbers
+            for the regressor.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (for the classifier, multiplied
+            by its class weight, see ``class_weight``). The loss is the
+            weighted mean of the samples' losses, so an integer weight counts
+            like repeating the row; see the ``sample_weight`` note in the class
+            docstring. The regressor standardizes its targets with weighted
+            statistics.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
     def _fit(self, X, y, sample_weight=None, *, partial=False, classes=None):
-        """Train on ``X, y``: ``max_iter`` epochs for ``fit``, one epoch for ``partial_fit``."""
+        """Train on ``X, y``: ``max_iter`` epochs for ``fit``, one epoch for ``partial_fit``.
+
+        Any exception leaves the estimator as it was (see ``fitted_state_kept_on_error``).
+        """
         if partial and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True (as in scikit-learn's MLP): "
@@ -503,8 +489,32 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         return (partial or self.warm_start) and hasattr(self, "net_")
 
     def _fit_unguarded(self, X, y, sample_weight, *, partial, classes):
+        """The steps of a training call: data, options, seed, then the solver's training."""
         continuing = self._continues(partial)
         input_dtype = getattr(X, "dtype", None)
+        X, target, n_outputs, weights = self._training_data(
+            X, y, sample_weight, continuing=continuing, partial=partial, classes=classes
+        )
+        device = resolve_device(self.device)
+        self._check_training_options(X, device, partial)
+        # A continued fit keeps the seed of the net's first fit: its epochs draw from
+        # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
+        seed = self.net_.seed if continuing else self._draw_seed()
+        with torch_threads(self.n_threads):
+            if self.solver == "lbfgs":
+                result = self._train_full_batch(
+                    X, target, weights, n_outputs, device, seed, continuing
+                )
+                self._set_lbfgs_attributes(result, input_dtype)
+                return self
+            self._train_epochs(
+                X, target, weights, n_outputs, device, seed, continuing=continuing,
+                partial=partial, input_dtype=input_dtype,
+            )
+        return self
+
+    def _training_data(self, X, y, sample_weight, *, continuing, partial, classes):
+        """Validated ``X``, the encoded target, its number of outputs and the sample weights."""
         X, y = validate_input(
             self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
             **self._validate_y_kwargs,
@@ -514,7 +524,10 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             y, continuing, partial=partial, classes=classes, sample_weight=sample_weight
         )
         weights = self._training_weights(y, sample_weight, partial)
-        device = resolve_device(self.device)
+        return X, target, n_outputs, weights
+
+    def _check_training_options(self, X, device, partial):
+        """Raise a ValueError for settings that cannot train on ``X`` on ``device``."""
         if self.cuda_graph and (device.type != "cuda" or self.solver != "adam"):
             raise ValueError(
                 "cuda_graph=True captures the training step in a CUDA graph: it needs "
@@ -528,55 +541,53 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
                 "batch_norm=True needs at least 2 samples to normalize a batch; got "
                 f"n_samples={X.shape[0]}."
             )
-        # A continued fit keeps the seed of the net's first fit: its epochs draw from
-        # (seed, epoch), so partial_fit calls draw as the epochs of one fit would.
-        seed = self.net_.seed if continuing else self._draw_seed()
+        if self.solver == "lbfgs":
+            check_lbfgs_options(self, device)
+
+    def _train_full_batch(self, X, target, weights, n_outputs, device, seed, continuing):
+        """L-BFGS on all rows at once, outside skorch's epoch loop (see skreg._lbfgs); returns
+        the optimizer's result."""
+        if continuing:
+            template = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
+            apply_changed_settings(self, self.net_, template, stochastic=False)
+        else:
+            net = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
+            net.initialize()
+            self._apply_assigned_weights(net.module_)
+            self.net_ = net
+        return train_lbfgs(
+            self.net_, X, target, weights, l1=self.net_.l1, l2=self.net_.l2,
+            alpha=self.net_.alpha, max_iter=self.max_iter, max_fun=self.max_fun,
+            tol=self.tol, verbose=self.verbose,
+        )
+
+    def _train_epochs(
+        self, X, target, weights, n_outputs, device, seed, *, continuing, partial, input_dtype
+    ):
+        """Adam or SGD through skorch: split, tensors, build or continue the net, train, and
+        set the fitted attributes (after Ctrl-C, for the epochs finished)."""
         train_rows = valid_rows = None
-        if self.early_stopping and self.solver != "lbfgs":
+        if self.early_stopping:
             train_rows, valid_rows = self._validation_split(target, seed)
-        epochs = 1 if partial else self.max_iter
         n_train = X.shape[0] if train_rows is None else len(train_rows)
-        with torch_threads(self.n_threads):
-            if self.solver == "lbfgs":
-                # Full batch, outside skorch's epoch loop: see skreg._lbfgs.
-                check_lbfgs_options(self, device)
-                if continuing:
-                    template = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
-                    apply_changed_settings(self, self.net_, template, stochastic=False)
-                else:
-                    net = self._build_net(X.shape[1], n_outputs, X.shape[0], device, seed=seed)
-                    net.initialize()
-                    self._apply_assigned_weights(net.module_)
-                    self.net_ = net
-                result = train_lbfgs(
-                    self.net_, X, target, weights, l1=self.net_.l1, l2=self.net_.l2,
-                    alpha=self.net_.alpha, max_iter=self.max_iter, max_fun=self.max_fun,
-                    tol=self.tol, verbose=self.verbose,
-                )
-                self._set_lbfgs_attributes(result, input_dtype)
-                return self
-            train_data, train_y, valid_data = self._training_tensors(
-                X, target, weights, device, train_rows, valid_rows
-            )
-            if continuing:
-                # The template only tells which settings changed; the fitted net trains on.
-                template = self._build_net(
-                    X.shape[1], n_outputs, n_train, device, valid_data, seed=seed
-                )
-                apply_changed_settings(self, self.net_, template)
-                self.net_.set_params(max_epochs=epochs)
-                epochs_before = len(self.net_.history)
-                self.net_.partial_fit(train_data, train_y)
-            else:
-                net = self._build_net(
-                    X.shape[1], n_outputs, n_train, device, valid_data, seed=seed
-                )
-                net.set_params(max_epochs=epochs)
-                net.initialize()
-                self._apply_assigned_weights(net.module_)
-                epochs_before = 0
-                self.t_ = 0
-                self.net_ = net.partial_fit(train_data, train_y)
+        train_data, train_y, valid_data = self._training_tensors(
+            X, target, weights, device, train_rows, valid_rows
+        )
+        epochs = 1 if partial else self.max_iter
+        net = self._build_net(X.shape[1], n_outputs, n_train, device, valid_data, seed=seed)
+        if continuing:
+            # The new net only tells which settings changed; the fitted net trains on.
+            apply_changed_settings(self, self.net_, net)
+            self.net_.set_params(max_epochs=epochs)
+            epochs_before = len(self.net_.history)
+        else:
+            net.set_params(max_epochs=epochs)
+            net.initialize()
+            self._apply_assigned_weights(net.module_)
+            epochs_before = 0
+            self.t_ = 0
+            self.net_ = net
+        self.net_.partial_fit(train_data, train_y)
         interrupted = self.net_.training_interrupted
         if interrupted:
             self._keep_finished_epochs(epochs_before, continuing)
@@ -585,7 +596,6 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         )
         if interrupted:
             warnings.warn("Training interrupted by user.", UserWarning)
-        return self
 
     def _keep_finished_epochs(self, epochs_before, continuing):
         """After Ctrl-C, keep the epochs finished, as sklearn's MLP does.
@@ -624,12 +634,12 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
         def tensors(rows):
             X_part = X if rows is None else X[rows]
             y_part = target if rows is None else target[rows]
-            X_t = writable_tensor(X_part, placement)
-            y_t = writable_tensor(y_part, placement)
+            X_t = read_only_tensor(X_part, placement)
+            y_t = read_only_tensor(y_part, placement)
             if weights is None:
                 return X_t, y_t, None
             w_part = weights if rows is None else weights[rows]
-            w_t = writable_tensor(w_part, device)
+            w_t = read_only_tensor(w_part, device)
             return X_t, y_t, TensorPairDataset(X_t, WeightedTarget(y_t, w_t))
 
         X_t, y_t, weighted = tensors(train_rows)
@@ -792,7 +802,7 @@ class BaseRegularizedMLP(BaseEstimator, metaclass=ABCMeta):
             yield from sparse_row_chunks(X, device, PREDICT_CHUNK_ROWS)
             return
         for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
-            yield writable_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
+            yield read_only_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
 
     def _forward(self, X):
         """Validate ``X`` and return the module's raw outputs as a float64 array."""

@@ -3,7 +3,7 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
@@ -198,31 +198,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
 
-    def fit(self, X, y, sample_weight=None):
-        """Train the network on ``X`` and class labels ``y``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
-            sparse matrix or array (kept sparse; each batch is densified on its own).
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels of any type, or a multilabel indicator matrix of 0
-            and 1 (sparse or dense).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample, multiplied by its class weight
-            (see ``class_weight``). The loss is the weighted mean of the
-            samples' losses, so an integer weight counts like repeating the
-            row; see the ``sample_weight`` note in the class docstring.
-
-        Returns
-        -------
-        self : RegularizedMLPClassifier
-        """
-        self._validate_params()
-        return self._fit(X, y, sample_weight)
-
     @available_if(has_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
@@ -253,6 +230,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         -------
         self : RegularizedMLPClassifier
         """
+        # _fit_context skips the check for a fitted estimator's partial_fit; a continued
+        # call applies changed settings, so they are checked on every call.
         self._validate_params()
         if self.class_weight == "balanced":
             raise ValueError(

@@ -62,8 +62,8 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from . import _persistence_checks as checks
-from ._base import resolve_device
 from ._classifier import RegularizedMLPClassifier
+from ._device import resolve_device
 from ._persistence_fitted import FITTED, NOT_SAVED, check_fitted
 from ._regressor import RegularizedMLPRegressor
 

@@ -1,7 +1,7 @@
 """RegularizedMLPRegressor."""
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from torch import nn
@@ -166,30 +166,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         )
         self.loss = loss
 
-    def fit(self, X, y, sample_weight=None):
-        """Train the network on ``X`` and numeric targets ``y``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Numeric training data: a numpy array, list, pandas DataFrame, or a scipy
-            sparse matrix or array (kept sparse; each batch is densified on its own).
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Target values.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each sample. The loss is the weighted mean
-            of the samples' losses, so an integer weight counts like repeating
-            the row; see the ``sample_weight`` note in the class docstring.
-            The targets are standardized with weighted statistics.
-
-        Returns
-        -------
-        self : RegularizedMLPRegressor
-        """
-        self._validate_params()
-        return self._fit(X, y, sample_weight)
-
     @available_if(has_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch on ``X, y``, continuing from the current network.
 
@@ -211,6 +189,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         -------
         self : RegularizedMLPRegressor
         """
+        # _fit_context skips the check for a fitted estimator's partial_fit; a continued
+        # call applies changed settings, so they are checked on every call.
         self._validate_params()
         return self._fit(X, y, sample_weight, partial=True)
 

@@ -24,7 +24,7 @@ from sklearn.preprocessing import KBinsDiscretizer
 from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._base import resolve_device
+from skreg._device import resolve_device
 
 
 class RecordWeights(Callback):
@@ -286,7 +286,7 @@ def test_partial_fit_calls_draw_new_dropout_masks_and_shuffles(cancer):
 
 def test_adam_is_fused_on_a_cpu_where_torch_has_it(cancer):
     from skreg import RegularizedMLPClassifier
-    from skreg._base import uses_fused_adam
+    from skreg._device import uses_fused_adam
 
     X, y = cancer
     adam = RegularizedMLPClassifier((8,), max_iter=1, random_state=0).fit(X, y)
