@@ -47,9 +47,9 @@ class RobustScaleSmoothClip(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
 
     Attributes
     ----------
-    center_ : ndarray of shape (n_features_in_,)
+    center_ : ndarray of shape (``n_features_in_``,)
         The median of each feature.
-    scale_ : ndarray of shape (n_features_in_,)
+    scale_ : ndarray of shape (``n_features_in_``,)
         The factor each centred feature is multiplied by (see above).
     n_features_in_ : int
         Number of features seen during fit.
