@@ -331,10 +331,10 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
         # guard checks only the final weights.
         guard_keys = () if self.early_stopping else ("train_loss",)
         return callbacks + [
-            ("stopping", stopping),
+            (RegularizedNet.stopping_callback, stopping),
             ("guard", NonFiniteLossGuard(guard_keys)),
             *self._user_callbacks(),
-            ("end_training", EndTraining("stopping")),
+            ("end_training", EndTraining(RegularizedNet.stopping_callback)),
         ]
 
     def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
@@ -581,7 +581,7 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
         was.
         """
         history = self.net_.history
-        finished = dict(self.net_.callbacks_)["stopping"].epochs_seen_
+        finished = self.net_.stopping_rule.epochs_seen_
         del history[epochs_before + finished :]
         if not continuing and not finished:
             raise KeyboardInterrupt("Training was interrupted before its first epoch ended.")
@@ -627,7 +627,7 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
     def _set_fitted_attributes(self, epochs_before, n_train, input_dtype, warn=True):
         """Set sklearn's fitted attributes from the net's history and its stopping rule."""
         history = self.net_.history
-        stopping = dict(self.net_.callbacks_)["stopping"]
+        stopping = self.net_.stopping_rule
         # As sklearn counts: the epochs of this call (one for partial_fit), while the
         # curves and ``t_`` (rows seen) run over every call since the network was built.
         self.n_iter_ = len(history) - epochs_before

@@ -75,10 +75,9 @@ def _train_ordinary(state, epochs, scorer):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(state.X_train, state.y_train)
     fit_time = time.perf_counter() - start
-    # skorch ends a fit quietly on Ctrl-C (and skreg's stopping rule stops it the same way):
-    # a fit that ran short without its stopping rule firing was interrupted.
-    stopped = dict(est.net_.callbacks_)["stopping"].stopped_
-    if est.solver != "lbfgs" and est.n_iter_ < epochs and not stopped:
+    # skorch ends a fit quietly on Ctrl-C; the search passes the interruption on. (L-BFGS
+    # raises it itself.)
+    if est.solver != "lbfgs" and est.net_.training_interrupted:
         raise KeyboardInterrupt
     score = scorer(est, state.X_valid, state.y_valid)
     return state, est.n_iter_, float(score), fit_time, time.perf_counter() - start - fit_time

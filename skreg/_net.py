@@ -286,6 +286,11 @@ class RegularizedNet(NeuralNet):
     stopping_callback = "stopping"
 
     @property
+    def stopping_rule(self):
+        """The net's :class:`skreg._callbacks.NoImprovementStopping`, or None without one."""
+        return dict(self.callbacks_).get(self.stopping_callback)
+
+    @property
     def training_interrupted(self):
         """Whether the last training call ended on a KeyboardInterrupt other than the
         stopping rule's: Ctrl-C, or a callback that raised one.
@@ -294,7 +299,7 @@ class RegularizedNet(NeuralNet):
         the call was interrupted when the stopping rule neither asked to stop nor
         saw the end of every epoch the call was to train.
         """
-        stopping = dict(self.callbacks_).get(self.stopping_callback)
+        stopping = self.stopping_rule
         if stopping is None:
             return False
         return not stopping.stopped_ and stopping.epochs_seen_ < self.max_epochs
