@@ -1,16 +1,16 @@
 """skreg.compare: cross-validated comparison tables, and their plot."""
 
 import matplotlib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_multilabel_classification
+from sklearn.linear_model import LogisticRegression
 
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, compare, plot_comparison
+
+# No display: pyplot, imported by plot_comparison, draws off screen.
 matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import make_multilabel_classification  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, compare, plot_comparison  # noqa: E402
 
 
 def test_one_row_per_named_model_with_mean_std_and_fit_time(cancer):
