@@ -30,6 +30,8 @@ def test_main_study_table(study, tiny):
     data = study.LOADERS["wine"]()
     rows = study.run_main_study([data], tiny, n_jobs=1)
     names, _ = study.available_regularizers("classification")
+    assert "label_smoothing" in names  # a classifier's parameter only
+    assert "label_smoothing" not in study.available_regularizers("regression")[0]
     expected = {"unregularized", "CV estimator (default space)",
                 "best single regularizer (CV estimator)", "joint search (CV estimator)",
                 "sklearn MLP (tuned)", "HistGradientBoosting", *names}

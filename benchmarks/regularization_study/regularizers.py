@@ -50,8 +50,8 @@ REGULARIZERS = {
 
 def available_regularizers(task):
     """Names of the regularizers skreg supports for ``task``, and notes on those skipped."""
-    known = (set(RegularizedMLPClassifier().get_params())
-             & set(RegularizedMLPRegressor().get_params()))
+    estimator = RegularizedMLPClassifier if task == "classification" else RegularizedMLPRegressor
+    known = set(estimator().get_params())
     names, notes = [], []
     for name, reg in REGULARIZERS.items():
         if task not in reg.tasks:
