@@ -18,7 +18,7 @@ $(VENV)/.study-data: $(VENV)/.installed
 	$(PY) -m pip install -q "pytorch-lightning>=2.0" "torchmetrics>=1.2.1"
 	touch $@
 
-.PHONY: demo test test-floors lint docs study study-quick
+.PHONY: demo test test-floors lint docs docs-linkcheck docs-screenshots study study-quick
 demo: $(VENV)/.installed
 	$(PY) benchmarks/quick_comparison.py
 
@@ -60,3 +60,14 @@ $(VENV)/.docs-installed: $(VENV)/.installed
 
 docs: $(VENV)/.docs-installed
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# The links of the pages that `make docs` built: every internal link, anchor and asset must
+# exist; external links are listed, not fetched (standard library only, no network).
+docs-linkcheck: $(VENV)/.installed
+	$(PY) docs/check_links.py docs/_build/html
+
+# Full-page screenshots of the built pages in a 1280-pixel-wide window, with each figure's
+# displayed size against its natural size, into docs/_build/screenshots (summary.md). Needs
+# Chromium (Debian: apt-get install chromium; or CHROMIUM=/path/to/chrome), which CI lacks.
+docs-screenshots: $(VENV)/.installed
+	$(PY) docs/screenshots.py docs/_build/html --output docs/_build/screenshots

@@ -156,6 +156,10 @@ def first_layer(model):
     return penalized_weights(model)[0]
 
 
+# First layer of each pair of networks: the largest difference between their weights, and
+# each network's weight norm.
+print(f"{'solver':6s}  {'largest difference':>18s}  {'norm, l2=0.01':>13s}  "
+      f"{'norm, weight_decay=0.01':>23s}")
 for solver in ["sgd", "adam"]:
     common = dict(hidden_layer_sizes=(64,), solver=solver, max_iter=50, random_state=0)
     if solver == "sgd":
@@ -164,7 +168,6 @@ for solver in ["sgd", "adam"]:
     by_decay = RegularizedMLPClassifier(weight_decay=1e-2, **common).fit(X_train, y_train)
     difference = np.abs(first_layer(by_penalty) - first_layer(by_decay)).max()
     print(
-        f"solver={solver:4s} largest weight difference, l2=0.01 vs weight_decay=0.01: "
-        f"{difference:.2e}; weight norms {np.linalg.norm(first_layer(by_penalty)):.3f} "
-        f"vs {np.linalg.norm(first_layer(by_decay)):.3f}"
+        f"{solver:6s}  {difference:18.2e}  {np.linalg.norm(first_layer(by_penalty)):13.3f}  "
+        f"{np.linalg.norm(first_layer(by_decay)):23.3f}"
     )

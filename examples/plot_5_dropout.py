@@ -160,14 +160,14 @@ for train, test in splits:
             log_loss(y[test], proba, labels=fitted.classes_),
         ))
 plain, dropped = np.array(results[0.0]), np.array(results[0.5])
+print(f"{'':8s}  {'without dropout':15s}  {'dropout=0.5':15s}  paired difference (range)")
 for name, column in [("accuracy", 0), ("log loss", 1)]:
     without, with_ = plain[:, column], dropped[:, column]
     difference = with_ - without
     print(
-        f"{name:9s} without dropout {without.mean():.4f} ± {without.std():.4f}   "
-        f"with dropout=0.5 {with_.mean():.4f} ± {with_.std():.4f}   "
-        f"paired difference {difference.mean():+.4f} (range {difference.min():+.4f} to "
-        f"{difference.max():+.4f})"
+        f"{name:8s}  {without.mean():.4f} ± {without.std():.4f}  "
+        f"{with_.mean():.4f} ± {with_.std():.4f}  {difference.mean():+.4f} "
+        f"({difference.min():+.4f} to {difference.max():+.4f})"
     )
 
 fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.8))

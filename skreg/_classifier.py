@@ -93,9 +93,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skreg import RegularizedMLPClassifier
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = make_pipeline(
-    ...     StandardScaler(), RegularizedMLPClassifier(dropout=0.5, random_state=0)
-    ... )
+    >>> classifier = RegularizedMLPClassifier(dropout=0.5, random_state=0)
+    >>> model = make_pipeline(StandardScaler(), classifier)
     >>> model.fit(X, y).score(X, y) > 0.95
     True
     """

@@ -63,8 +63,9 @@ def compare(
     >>> from sklearn.preprocessing import scale
     >>> from skreg import RegularizedMLPClassifier, compare
     >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> table = compare(RegularizedMLPClassifier(max_iter=20, random_state=0), scale(X), y,
-    ...                 param_grid={"dropout": [0.0, 0.5]}, cv=3, scoring=["accuracy"])
+    >>> model = RegularizedMLPClassifier(max_iter=20, random_state=0)
+    >>> table = compare(model, scale(X), y, cv=3, scoring=["accuracy"],
+    ...                 param_grid={"dropout": [0.0, 0.5]})
     >>> list(table.index)
     ['dropout=0.0', 'dropout=0.5']
     """

@@ -64,7 +64,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     >>> from sklearn.preprocessing import StandardScaler
     >>> from skreg import RegularizedMLPRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), RegularizedMLPRegressor(l2=1e-3, random_state=0))
+    >>> regressor = RegularizedMLPRegressor(l2=1e-3, random_state=0)
+    >>> model = make_pipeline(StandardScaler(), regressor)
     >>> model.fit(X, y).score(X, y) > 0.5
     True
     """
