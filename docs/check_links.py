@@ -133,7 +133,8 @@ def check_site(site):
     Returns
     -------
     broken : list of (Link, str)
-        The broken internal links, each with the reason.
+        The broken internal links and the assets loaded from the network, each with the
+        reason.
     external : dict of str to list of Link
         Each external URL (without its fragment) and the links that point to it.
     n_checked : int
@@ -155,6 +156,11 @@ def check_site(site):
             if scheme in IGNORED_SCHEMES or (link.url in ("", "#") and link.tag == "a"):
                 continue
             if scheme in EXTERNAL_SCHEMES or link.url.startswith("//"):
+                if link.tag != "a" and link.tag != "area":
+                    # A script, style sheet, image or frame from the network: the pages must
+                    # read offline, so an asset is a broken link, not a listed one.
+                    broken.append((link, "an asset loaded from the network"))
+                    continue
                 external[link.url.split("#", 1)[0]].append(link)
                 continue
             if scheme:

@@ -180,6 +180,9 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "min_reported_time": 1,
     "matplotlib_animations": False,
+    # The computation-times pages load jQuery and DataTables from CDNs; the pages must read
+    # offline, and each example's own page states its running time.
+    "write_computation_times": False,
 }
 
 # -- Figures drawn from the committed benchmark results ------------------------

@@ -100,3 +100,17 @@ def test_an_unreachable_external_link_is_reported_when_fetched(check_links, tmp_
     site = _write_site(tmp_path, {"index.html": '<a href="http://127.0.0.1:9/page">x</a>'})
     assert check_links.main([str(site)]) == 0
     assert check_links.main([str(site), "--external", "--timeout", "2"]) == 1
+
+
+def test_an_asset_from_the_network_is_broken_and_a_link_to_it_is_not(check_links, tmp_path):
+    site = _write_site(tmp_path, {"index.html": (
+        '<script src="https://cdn.example.org/lib.js"></script>\n'
+        '<link href="https://cdn.example.org/style.css" rel="stylesheet">\n'
+        '<a href="https://example.org/docs">docs</a>'
+    )})
+    broken, external, _, _ = check_links.check_site(site)
+    assert {(link.tag, reason) for link, reason in broken} == {
+        ("script", "an asset loaded from the network"),
+        ("link", "an asset loaded from the network"),
+    }
+    assert list(external) == ["https://example.org/docs"]
