@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _gallery_order
 
 import skreg  # noqa: E402
 
@@ -171,8 +172,8 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # Run in file-name order, which follows the user guide.
-    "within_subsection_order": "FileNameSortKey",
+    # Run in the order of the examples' numbers, which follows the user guide.
+    "within_subsection_order": "_gallery_order.ExampleNumberSortKey",
     "doc_module": ("skreg",),
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"skreg": None},
