@@ -50,6 +50,7 @@ class Member:
     def __init__(self, candidate, fold, cap):
         self.candidate, self.fold, self.cap = candidate, fold, cap
         self.epochs, self.best_epoch, self.best_score = 0, 0, -np.inf
+        self.no_improvement_epochs = 0
         self.stopped = False
         self.fit_time = self.score_time = 0.0
 
@@ -181,17 +182,25 @@ class OrdinaryEngine:
 
 
 def update_member(member, epochs, score, tol, patience, fit_time, score_time):
-    """Record ``epochs`` more epochs of ``member`` ending at held-out ``score``; stop it when
-    it has not improved by ``tol`` for ``patience`` epochs (sklearn's rule)."""
+    """Record ``epochs`` more epochs of ``member`` ending at held-out ``score``.
+
+    sklearn's rule (``_update_no_improvement_count``): the best score and its epoch move on
+    any improvement; the member stops once its score has not beaten the best by ``tol`` for
+    more than ``patience`` epochs.
+    """
     member.epochs += epochs
     member.fit_time += fit_time
     member.score_time += score_time
     if not np.isfinite(score):
         member.stopped = True
         return
-    if score > member.best_score + tol:
+    if score < member.best_score + tol:
+        member.no_improvement_epochs += epochs
+    else:
+        member.no_improvement_epochs = 0
+    if score > member.best_score:
         member.best_score, member.best_epoch = score, member.epochs
-    elif member.epochs - member.best_epoch > patience:
+    if member.no_improvement_epochs > patience:
         member.stopped = True
 
 
