@@ -152,7 +152,7 @@ for ax, lr in zip(axes, learning_rates):
             ax.plot(epochs, curves["train_loss"], color=color, lw=1, alpha=0.7,
                     label=f"batch_norm={batch_norm}" if split == 0 else None)
             if batch_norm and split == 0:
-                ax.plot(epochs, curves["training_mode_loss"], color=color, ls=":", lw=1,
+                ax.plot(epochs, curves["training_mode_loss"], color="k", ls=":", lw=1.5,
                         label="batch_norm=True,\nloss_curve_ (training mode)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
