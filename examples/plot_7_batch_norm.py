@@ -41,7 +41,7 @@ scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 model = RegularizedMLPClassifier((128, 128), batch_norm=True, random_state=0)
 model.fit(X_train, y_train)
-print(model.net_.module_.hidden)
+print([type(layer).__name__ for layer in model.net_.module_.hidden])  # the hidden blocks
 
 # %%
 # Training mode versus evaluation mode
