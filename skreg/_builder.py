@@ -21,6 +21,7 @@ from ._callbacks import (
     ValidationScore,
     learning_rate_scheduler,
 )
+from ._captured import CapturedStepNet
 from ._data import TensorPairDataset
 from ._device import uses_fused_adam
 from ._module import MLPModule, residual_blocks
@@ -124,6 +125,9 @@ class NetBuilderMixin:
     def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
         """A new, uninitialized net for ``n_features`` inputs and ``n_outputs`` outputs.
 
+        A :class:`skreg._captured.CapturedStepNet` with ``cuda_graph=True``, else a
+        :class:`skreg._net.RegularizedNet`.
+
         ``valid_data`` (early stopping's rows) becomes skorch's predefined
         split; ``seed`` is the net's, see :class:`skreg._net.RegularizedNet`.
         """
@@ -142,7 +146,10 @@ class NetBuilderMixin:
             )
         optimizer, optimizer_params = self._optimizer(device)
         quiet = {} if self.verbose else {"callbacks__print_log": None}
-        return RegularizedNet(
+        # The captured step is a net class of its own, so that every other fit trains
+        # through RegularizedNet's steps alone.
+        net_class = CapturedStepNet if self.cuda_graph else RegularizedNet
+        return net_class(
             module=MLPModule,
             module__n_features=n_features,
             module__n_outputs=n_outputs,
@@ -172,7 +179,6 @@ class NetBuilderMixin:
             alpha=self.alpha,
             weight_decay=self.weight_decay,
             augmentation=augmentation,
-            cuda_graph=self.cuda_graph,
             seed=seed,
             **optimizer_params,
             **quiet,

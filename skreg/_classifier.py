@@ -64,7 +64,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         The output activation: "softmax" for multiclass targets, "logistic"
         for binary and multilabel targets.
     net_ : skreg._net.RegularizedNet
-        The fitted skorch net, with its ``history``.
+        The fitted skorch net, with its ``history`` (with ``cuda_graph=True``, a
+        :class:`skreg._captured.CapturedStepNet`, a subclass).
 {fitted}    loss_curve_ : list of float
         Training loss (penalty included) of each epoch, over every call since
         the network was built.

@@ -30,7 +30,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     Attributes
     ----------
     net_ : skreg._net.RegularizedNet
-        The fitted skorch net, with its ``history``.
+        The fitted skorch net, with its ``history`` (with ``cuda_graph=True``, a
+        :class:`skreg._captured.CapturedStepNet`, a subclass).
     n_outputs_ : int
         Number of targets.
     y_mean_, y_scale_ : ndarray of shape (``n_outputs_``,)
