@@ -87,6 +87,12 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         L2 norm of each input's column in the first layer's weight matrix,
         normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
 
+    See Also
+    --------
+    RegularizedMLPClassifierCV : Its regularization chosen by cross-validation.
+    RegularizedMLPRegressor : The regressor of the same networks.
+    sklearn.neural_network.MLPClassifier : The MLP whose parameters this one has too.
+
 {notes}    Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -218,6 +224,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training rows of this epoch, as in :meth:`fit`.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels, all among ``classes_``, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -230,6 +237,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Returns
         -------
         self : RegularizedMLPClassifier
+            The estimator, trained one epoch further.
         """
         # _fit_context skips the check for a fitted estimator's partial_fit; a continued
         # call applies changed settings, so they are checked on every call.
@@ -457,6 +465,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The logarithm of each class's probability, from the outputs directly.
         """
         return log_probabilities(self._forward(X), self._layout())
 
