@@ -23,7 +23,8 @@ import torch
 from _harness import RESULTS, load_average, version, write_markdown
 from sklearn.utils import shuffle
 
-import skreg._base
+import skreg._prediction
+import skreg._training_data
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
 
 CONFIGS = [
@@ -57,13 +58,15 @@ def max_relative_difference(estimator, params):
 def run_in_float64():
     """Switch torch and skreg's tensors to float64 (diagnostic only)."""
     torch.set_default_dtype(torch.float64)
-    as_tensor = skreg._base.read_only_tensor
+    as_tensor = skreg._training_data.read_only_tensor
 
     def float64_tensor(array, device):
         tensor = as_tensor(array, device)
         return tensor.double() if tensor.is_floating_point() else tensor
 
-    skreg._base.read_only_tensor = float64_tensor
+    # The training tensors and the prediction chunks.
+    skreg._training_data.read_only_tensor = float64_tensor
+    skreg._prediction.read_only_tensor = float64_tensor
 
 
 def main():

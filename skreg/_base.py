@@ -1,60 +1,42 @@
-"""Shared estimator logic: parameters, validation, building and training ``net_``."""
+"""Shared estimator logic: parameters, fit as its steps, fitted attributes.
 
-import copy
+The steps' parts live in mixins of their own: the training data
+(:mod:`skreg._training_data`), the net (:mod:`skreg._builder`) and the forward
+passes of prediction (:mod:`skreg._prediction`).
+"""
+
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import torch
-from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import Callback, ProgressBar
-from skorch.helper import predefined_split
 
-from ._augment import BatchAugmentation
-from ._averaging import WeightAveraging, check_averaging_options
-from ._callbacks import (
-    LEARNING_RATE_SCHEDULES,
-    EndTraining,
-    InverseScalingLR,
-    NoImprovementStopping,
-    NonFiniteLossGuard,
-    ValidationScore,
-    learning_rate_scheduler,
-)
+from ._averaging import check_averaging_options
+from ._builder import NetBuilderMixin
+from ._callbacks import LEARNING_RATE_SCHEDULES
 from ._coefs import LayerArraysMixin, linear_layers
 from ._continuation import apply_changed_settings
-from ._data import TensorPairDataset, data_device
-from ._device import read_only_tensor, resolve_device, uses_fused_adam
+from ._device import resolve_device
 from ._lbfgs import check_lbfgs_options, train_lbfgs
-from ._module import ACTIVATIONS, MLPModule, residual_blocks
-from ._net import RegularizedNet
-from ._random import seeded_generator
-from ._schedules import SCHEDULES, RegularizationSchedule, check_schedule_options
-from ._sparse import ACCEPTED_SPARSE, batch_iterator, sparse_row_chunks, sparse_training_data
+from ._module import ACTIVATIONS
+from ._prediction import PredictionMixin
+from ._schedules import SCHEDULES, check_schedule_options
 from ._state import fitted_state_kept_on_error
 from ._threads import torch_threads
-from ._uncertainty import MAX_MC_SAMPLES, mc_dropout_moments
-from ._validation import (
-    check_finite_outputs,
-    check_network_size,
-    reject_booleans_for_numbers,
-    validate_input,
-)
-from ._weights import WeightedTarget, check_sample_weight, normalized_weights
-
-# Rows per forward pass at prediction time: large enough to amortize per-call
-# overhead, small enough that the activations of a wide layer stay in memory.
-PREDICT_CHUNK_ROWS = 65536
+from ._training_data import TrainingDataMixin
+from ._uncertainty import MAX_MC_SAMPLES
+from ._validation import reject_booleans_for_numbers
 
 
-class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseRegularizedMLP(
+    TrainingDataMixin, NetBuilderMixin, PredictionMixin, LayerArraysMixin, BaseEstimator,
+    metaclass=ABCMeta,
+):
     """Base class of skreg's estimators; use :class:`RegularizedMLPClassifier` or
     :class:`RegularizedMLPRegressor`."""
 
@@ -254,164 +236,7 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
                 raise ValueError(f"Each dropout rate must be a float in [0, 1), got {p!r}.")
         return [float(p) for p in rates]
 
-    def _user_callbacks(self):
-        """Deep copies of the user's callbacks, so that training never changes the originals."""
-        callbacks = []
-        for item in self.callbacks or ():
-            cb = item[1] if isinstance(item, tuple) and len(item) == 2 else item
-            is_class = isinstance(cb, type) and issubclass(cb, Callback)
-            if not (isinstance(cb, Callback) or is_class):
-                raise TypeError(
-                    f"callbacks must hold skorch callbacks or (name, callback) pairs, got {item!r}."
-                )
-            callbacks.append(copy.deepcopy(item))
-        return callbacks
-
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        return min(self.batch_size, n_samples)
-
     # ------------------------------------------------------------------ fitting
-    def _optimizer(self, device):
-        """The torch optimizer class and its skorch ``optimizer__`` arguments for ``solver``."""
-        if self.solver == "sgd":
-            # torch's SGD momentum is sklearn's (velocity = momentum * velocity - lr * grad):
-            # the same updates for a constant rate, Nesterov's form included.
-            return torch.optim.SGD, {
-                "optimizer__momentum": self.momentum,
-                "optimizer__nesterov": bool(self.nesterovs_momentum and self.momentum > 0),
-            }
-        # Decoupled weight decay with Adam is AdamW; see the ``weight_decay`` docs.
-        optimizer = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
-        params = {
-            "optimizer__betas": (self.beta_1, self.beta_2),
-            "optimizer__eps": self.epsilon,
-        }
-        if uses_fused_adam(device):
-            params["optimizer__fused"] = True
-        return optimizer, params
-
-    def _training_callbacks(self, n_train_rows):
-        """The callbacks of a new net: skreg's in the order they must run, the user's, and
-        the one that ends training when the stopping rule says so."""
-        callbacks = []
-        if self.early_stopping:
-            callbacks.append(("valid_score", ValidationScore(self._validation_score_fn())))
-        scheduler = learning_rate_scheduler(self.learning_rate, self.max_iter)
-        if scheduler is not None:
-            callbacks.append(("lr_scheduler", scheduler))
-        if self.learning_rate == "invscaling" and self.solver == "sgd":
-            schedule = InverseScalingLR(self.learning_rate_init, self.power_t, n_train_rows)
-            callbacks.append(("invscaling", schedule))
-        if self.dropout_schedule != "constant" or self.weight_decay_schedule != "constant":
-            rates = self._dropout_rates(len(self._hidden_sizes()))
-            schedule = RegularizationSchedule(
-                self.dropout_schedule, self.weight_decay_schedule, rates, self.weight_decay,
-                self.max_iter,
-            )
-            callbacks.append(("regularization_schedule", schedule))
-        if self.swa_start is not None:
-            # Before the guard, which checks the averaged weights when training ends.
-            callbacks.append(("swa", WeightAveraging(self.swa_start)))
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        stopping = NoImprovementStopping(
-            self.n_iter_no_change,
-            self.tol,
-            self.early_stopping,
-            # As in sklearn, "adaptive" (like "invscaling") is a schedule of SGD only.
-            adaptive=self.learning_rate == "adaptive" and self.solver == "sgd",
-        )
-        # The score and the schedule of an epoch are recorded before the stopping rule
-        # sees it; the guard comes after stopping so that it checks the weights that
-        # stopping restores; the user's callbacks see every epoch the rule has seen,
-        # and training ends after all of them (EndTraining). With early
-        # stopping a diverged epoch is harmless (the best epoch is restored), so the
-        # guard checks only the final weights.
-        guard_keys = () if self.early_stopping else ("train_loss",)
-        return callbacks + [
-            (RegularizedNet.stopping_callback, stopping),
-            ("guard", NonFiniteLossGuard(guard_keys)),
-            *self._user_callbacks(),
-            ("end_training", EndTraining(RegularizedNet.stopping_callback)),
-        ]
-
-    def _build_net(self, n_features, n_outputs, n_train_rows, device, valid_data=None, seed=None):
-        hidden = self._hidden_sizes()
-        check_network_size(n_features, hidden, n_outputs)
-        if self.residual and not any(residual_blocks(hidden)):
-            raise ValueError(
-                "residual=True adds skip connections between consecutive hidden layers of "
-                f"equal width, but hidden_layer_sizes={self.hidden_layer_sizes!r} has none; "
-                "use e.g. (64, 64, 64), or residual=False."
-            )
-        augmentation = None
-        if self.input_noise or self.mixup_alpha:
-            augmentation = BatchAugmentation(
-                self.input_noise, self.mixup_alpha, self._one_hot_classes(n_outputs)
-            )
-        optimizer, optimizer_params = self._optimizer(device)
-        quiet = {} if self.verbose else {"callbacks__print_log": None}
-        return RegularizedNet(
-            module=MLPModule,
-            module__n_features=n_features,
-            module__n_outputs=n_outputs,
-            module__hidden_layer_sizes=hidden,
-            module__activation=self.activation,
-            module__dropout=self._dropout_rates(len(hidden)),
-            module__batch_norm=self.batch_norm,
-            module__residual=self.residual,
-            criterion=self._criterion(),
-            optimizer=optimizer,
-            lr=self.learning_rate_init,
-            max_epochs=self.max_iter,
-            batch_size=self._batch_size(n_train_rows),
-            dataset=TensorPairDataset,
-            iterator_train=batch_iterator,
-            iterator_train__shuffle=self.shuffle,
-            iterator_train__merge_single_row_tail=self.batch_norm,
-            iterator_train__device=device,
-            iterator_valid=batch_iterator,
-            iterator_valid__device=device,
-            train_split=None if valid_data is None else predefined_split(valid_data),
-            callbacks=self._training_callbacks(n_train_rows),
-            device=str(device),
-            verbose=self.verbose,
-            l1=self.l1,
-            l2=self.l2,
-            alpha=self.alpha,
-            weight_decay=self.weight_decay,
-            augmentation=augmentation,
-            cuda_graph=self.cuda_graph,
-            seed=seed,
-            **optimizer_params,
-            **quiet,
-        )
-
-    def _validation_split(self, target, seed):
-        """Row indices ``(train, valid)`` of early stopping's split, as sklearn's MLP draws it.
-
-        sklearn's ``train_test_split`` with ``test_size=validation_fraction``,
-        stratified by class for single-output classifiers, and sklearn's error
-        when fewer than 2 rows are left for validation.
-        """
-        rows = np.arange(len(target))
-        stratify = self._stratification(target)
-        train, valid = train_test_split(
-            rows,
-            test_size=self.validation_fraction,
-            stratify=stratify,
-            random_state=np.random.RandomState(seed),
-        )
-        if len(valid) < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset (early_stopping=True holds out {len(valid)} of "
-                f"{len(target)} rows)."
-            )
-        return np.sort(train), np.sort(valid)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Train the network on ``X, y`` for up to ``max_iter`` epochs.
@@ -486,19 +311,6 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
                 partial=partial, input_dtype=input_dtype,
             )
         return self
-
-    def _training_data(self, X, y, sample_weight, *, continuing, partial, classes):
-        """Validated ``X``, the encoded target, its number of outputs and the sample weights."""
-        X, y = validate_input(
-            self, X, y, dtype=np.float32, reset=not continuing, accept_sparse=ACCEPTED_SPARSE,
-            **self._validate_y_kwargs,
-        )
-        sample_weight = check_sample_weight(sample_weight, X)
-        target, n_outputs = self._prepare_target(
-            y, continuing, partial=partial, classes=classes, sample_weight=sample_weight
-        )
-        weights = self._training_weights(y, sample_weight, partial)
-        return X, target, n_outputs, weights
 
     def _check_training_options(self, X, device, partial):
         """Raise a ValueError for settings that cannot train on ``X`` on ``device``."""
@@ -586,44 +398,7 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
         if not continuing and not finished:
             raise KeyboardInterrupt("Training was interrupted before its first epoch ended.")
 
-    def _training_tensors(self, X, target, weights, device, train_rows, valid_rows):
-        """The training data (and early stopping's validation data) as tensors on their device.
-
-        Returns ``(train_data, train_y, valid_data)``: ``train_data`` is the input
-        tensor, or a :class:`TensorPairDataset` whose targets carry the sample
-        weights; ``valid_data`` is a :class:`TensorPairDataset` or None.
-        """
-        if issparse(X):
-            # The rows stay sparse on the host, densified one batch at a time.
-            return sparse_training_data(X, target, weights, device, train_rows, valid_rows)
-        # One copy to the device per fit when the data fits there (else batches are
-        # copied one at a time, see TensorBatchIterator; weighted targets always go
-        # to the device).
-        placement = device
-        if weights is None:
-            placement = data_device(X.nbytes + target.nbytes, device)
-        if weights is not None:
-            weights = normalized_weights(weights).astype(np.float32)
-
-        def tensors(rows):
-            X_part = X if rows is None else X[rows]
-            y_part = target if rows is None else target[rows]
-            X_t = read_only_tensor(X_part, placement)
-            y_t = read_only_tensor(y_part, placement)
-            if weights is None:
-                return X_t, y_t, None
-            w_part = weights if rows is None else weights[rows]
-            w_t = read_only_tensor(w_part, device)
-            return X_t, y_t, TensorPairDataset(X_t, WeightedTarget(y_t, w_t))
-
-        X_t, y_t, weighted = tensors(train_rows)
-        train_data = X_t if weighted is None else weighted
-        valid_data = None
-        if valid_rows is not None:
-            X_v, y_v, weighted_v = tensors(valid_rows)
-            valid_data = TensorPairDataset(X_v, y_v) if weighted_v is None else weighted_v
-        return train_data, y_t, valid_data
-
+    # ------------------------------------------------------------------ fitted attributes
     def _set_fitted_attributes(self, epochs_before, n_train, input_dtype, warn=True):
         """Set sklearn's fitted attributes from the net's history and its stopping rule."""
         history = self.net_.history
@@ -677,50 +452,9 @@ class BaseRegularizedMLP(LayerArraysMixin, BaseEstimator, metaclass=ABCMeta):
         float_input = input_dtype is not None and np.dtype(input_dtype) in (np.float32, np.float64)
         self._coefs_dtype = np.dtype(input_dtype) if float_input else np.dtype(np.float64)
 
-    # ------------------------------------------------------------------ prediction
     def _draw_seed(self):
         """One int32 seed from ``random_state`` (sklearn's convention for None and instances)."""
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-
-    def _prediction_input(self, X):
-        """Validate ``X`` for prediction; return it with the fitted module and its device."""
-        check_is_fitted(self)
-        X = validate_input(self, X, dtype=np.float32, reset=False, accept_sparse=ACCEPTED_SPARSE)
-        module = self.net_.module_
-        return X, module, next(module.parameters()).device
-
-    @staticmethod
-    def _row_chunks(X, device):
-        """Yield ``X`` as device tensors of at most ``PREDICT_CHUNK_ROWS`` rows."""
-        if issparse(X):
-            # Densified chunk by chunk, never whole (fewer rows a chunk for wide data).
-            yield from sparse_row_chunks(X, device, PREDICT_CHUNK_ROWS)
-            return
-        for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
-            yield read_only_tensor(X[start : start + PREDICT_CHUNK_ROWS], device)
-
-    def _forward(self, X):
-        """Validate ``X`` and return the module's raw outputs as a float64 array."""
-        X, module, device = self._prediction_input(X)
-        module.eval()
-        outputs = []
-        with torch_threads(self.n_threads), torch.inference_mode():
-            for chunk in self._row_chunks(X, device):
-                outputs.append(module(chunk).cpu())
-        return check_finite_outputs(torch.cat(outputs).numpy().astype(np.float64), X)
-
-    def _forward_mc(self, X, transform):
-        """Monte Carlo dropout: mean and std of ``transform(outputs)`` over the passes."""
-        X, module, device = self._prediction_input(X)
-        # This call's own generator: concurrent predictions never share draws.
-        generator = seeded_generator(self._draw_seed(), device)
-        means, stds = [], []
-        with torch_threads(self.n_threads):
-            for chunk in self._row_chunks(X, device):
-                mean, std = mc_dropout_moments(module, chunk, self.mc_samples, transform, generator)
-                means.append(check_finite_outputs(mean, chunk.cpu().numpy()))
-                stds.append(std)
-        return np.concatenate(means), np.concatenate(stds)
 
     @property
     def feature_importances_(self):

@@ -8,10 +8,13 @@ launch. The batch is gathered into static buffers before each replay, so
 skorch's callbacks still receive every batch, and skorch's loop records every
 batch's loss as it does for an eager step.
 
-The captured step is a part of :class:`skreg._net.RegularizedNet` that exists
-only with ``cuda_graph=True``, made for each training call by the net's
-``get_iterator`` (its batches) and called by its ``train_step`` (the replay),
-skorch's documented hooks: skorch's own loop drives it.
+The captured step belongs to a net class of its own, :class:`CapturedStepNet`,
+a :class:`skreg._net.RegularizedNet` that the estimators build only for
+``cuda_graph=True``. It overrides three of skorch's documented hooks again:
+``get_iterator`` makes the step of each training call (whose batches are
+gathered into the static buffers), ``train_step`` calls it (the replay), and
+``get_params_for_optimizer`` asks for an Adam that can be captured. skorch's
+own loop drives it.
 
 What the captured step cannot honour is refused with a clear error:
 ``on_grad_computed`` callbacks (gradients never reach Python between backward
@@ -26,6 +29,7 @@ import torch
 from torch.optim import Adam
 
 from ._loop import defines_hook
+from ._net import RegularizedNet
 from ._uncertainty import has_dropout
 
 # Eager steps run before capture: they create the optimizer's state and let
@@ -48,8 +52,9 @@ def register_generator(graph, generator):
 
 
 def records_graph(net):
-    """Whether ``net`` trains through a step captured in a CUDA graph (on a CPU it runs eagerly)."""
-    return bool(net.cuda_graph) and torch.device(net.device).type == "cuda"
+    """Whether ``net``, a :class:`CapturedStepNet`, records a CUDA graph (on a CPU its step
+    runs eagerly)."""
+    return torch.device(net.device).type == "cuda"
 
 
 def graph_takes_generators():
@@ -119,7 +124,7 @@ class CapturedStep:
 
     Parameters
     ----------
-    net : skreg._net.RegularizedNet
+    net : CapturedStepNet
         An initialized net whose module, criterion and optimizer are used.
     iterator : skreg._data.TensorBatchIterator
         The training iterator, whose generator draws the permutations; its
@@ -135,7 +140,7 @@ class CapturedStep:
         if capture and not all(g.get("capturable") for g in net.optimizer_.param_groups):
             raise ValueError(
                 "cuda_graph=True needs Adam built with capturable=True, which keeps its "
-                "step count on the device; RegularizedNet sets it unless "
+                "step count on the device; CapturedStepNet sets it unless "
                 "optimizer__capturable=False is given."
             )
         listeners = [name for name, cb in net.callbacks_ if defines_hook(cb, "on_grad_computed")]
@@ -267,3 +272,49 @@ class CapturedStep:
         else:
             y_pred, loss = self._static_step()
         return {"loss": loss, "y_pred": y_pred}
+
+
+class CapturedStepNet(RegularizedNet):
+    """A :class:`skreg._net.RegularizedNet` whose training step is captured in a CUDA graph.
+
+    Each training call makes a :class:`CapturedStep` of its batches, kept by
+    the call's :class:`skreg._loop.FitState`; the step is replayed for every
+    full batch, and the net trains as a :class:`skreg._net.RegularizedNet`
+    otherwise (its validation step, loss, penalty and callbacks are those of
+    the parent class). On a CPU device the same static-buffer step runs
+    eagerly, which lets its bookkeeping be checked without a GPU. The
+    estimators build it for ``cuda_graph=True`` only.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`skreg._net.RegularizedNet`.
+    """
+
+    def get_iterator(self, dataset, training=False):
+        """The parent's iterator; for training, the captured step that iterates over it."""
+        iterator = super().get_iterator(dataset, training=training)
+        if not training:
+            return iterator
+        captured = CapturedStep(self, iterator, capture=records_graph(self))
+        state = getattr(self, "fit_state_", None)
+        if state is not None:
+            state.captured_ = captured
+        return captured
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        """The parent's arguments, with ``capturable=True`` for an Adam on a CUDA device."""
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        optimizer = self.optimizer
+        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
+        if prefix == "optimizer" and is_adam and records_graph(self):
+            # Adam steps inside a CUDA graph only with its step count on the device.
+            kwargs.setdefault("capturable", True)
+        return args, kwargs
+
+    def train_step(self, batch, **fit_params):
+        """The training call's captured step; the parent's step outside a training call."""
+        state = getattr(self, "fit_state_", None)
+        if state is not None and state.captured_ is not None:
+            return state.captured_(batch, **fit_params)
+        return super().train_step(batch, **fit_params)

@@ -64,7 +64,8 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         The output activation: "softmax" for multiclass targets, "logistic"
         for binary and multilabel targets.
     net_ : skreg._net.RegularizedNet
-        The fitted skorch net, with its ``history``.
+        The fitted skorch net, with its ``history`` (with ``cuda_graph=True``, a
+        :class:`skreg._captured.CapturedStepNet`, a subclass).
 {fitted}    loss_curve_ : list of float
         Training loss (penalty included) of each epoch, over every call since
         the network was built.
@@ -85,6 +86,12 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
     feature_importances_ : ndarray of shape (``n_features_in_``,)
         L2 norm of each input's column in the first layer's weight matrix,
         normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
+
+    See Also
+    --------
+    RegularizedMLPClassifierCV : Its regularization chosen by cross-validation.
+    RegularizedMLPRegressor : The regressor of the same networks.
+    sklearn.neural_network.MLPClassifier : The MLP whose parameters this one has too.
 
 {notes}    Examples
     --------
@@ -216,6 +223,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training rows of this epoch, as in :meth:`fit`.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Labels, all among ``classes_``, or a multilabel indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -228,6 +236,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Returns
         -------
         self : RegularizedMLPClassifier
+            The estimator, trained one epoch further.
         """
         # _fit_context skips the check for a fitted estimator's partial_fit; a continued
         # call applies changed settings, so they are checked on every call.
@@ -455,6 +464,7 @@ class RegularizedMLPClassifier(ClassifierMixin, BaseRegularizedMLP):
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            The logarithm of each class's probability, from the outputs directly.
         """
         return log_probabilities(self._forward(X), self._layout())
 

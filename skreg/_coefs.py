@@ -92,7 +92,7 @@ class LayerArraysMixin:
 
     @property
     def coefs_(self):
-        """list of ndarray: the weight matrix of each layer, shape ``(n_in, n_out)``, as in sklearn.
+        """The weight matrix of each layer, of shape ``(n_in, n_out)``, as in sklearn.
 
         Copies of the network's weights, in the dtype of the training data
         (float32 or float64; the network itself trains in float32). Assigning a
@@ -108,7 +108,7 @@ class LayerArraysMixin:
 
     @property
     def intercepts_(self):
-        """list of ndarray: the bias vector of each layer, shape ``(n_out,)``, as in sklearn.
+        """The bias vector of each layer, of shape ``(n_out,)``, as in sklearn.
 
         Copies, as :attr:`coefs_`; assigning a list writes it into the network.
         """

@@ -20,13 +20,19 @@ def compare(
 ):
     """Cross-validate models on the same folds and return one row of scores per model.
 
+    The folds are drawn once, so that the differences between the rows come
+    from the models, not from the splits; the table draws as a bar chart with
+    :func:`plot_comparison`.
+
     Parameters
     ----------
     models : dict of {str: estimator} or estimator
         Named estimators to compare; or, with ``param_grid``, the one base
         estimator whose variants are compared.
     X : array-like of shape (n_samples, n_features)
+        The data every model is cross-validated on.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The targets.
     param_grid : dict or list of dicts, default=None
         As in :class:`~sklearn.model_selection.GridSearchCV`: every setting of
         :class:`~sklearn.model_selection.ParameterGrid` is applied to a clone
@@ -56,6 +62,11 @@ def compare(
         scorer names and signs, so higher is better; e.g. ``neg_log_loss``),
         then ``fit_time_mean``, ``fit_time_std`` and ``score_time_mean`` in
         seconds, and, for a grid, one column per varied parameter.
+
+    See Also
+    --------
+    plot_comparison : Draw one metric of the table.
+    sklearn.model_selection.cross_validate : The cross-validation of each model.
 
     Examples
     --------
@@ -140,6 +151,9 @@ def _exact(value):
 def plot_comparison(results, metric=None, *, ax=None):
     """Horizontal bar chart of one metric of :func:`compare`'s table, with +- one std.
 
+    One bar per model, in the table's order, at the metric's mean over folds,
+    with an error bar of one standard deviation.
+
     Parameters
     ----------
     results : pandas.DataFrame
@@ -153,6 +167,23 @@ def plot_comparison(results, metric=None, *, ax=None):
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn on.
+
+    See Also
+    --------
+    compare : Make the table.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from skreg import plot_comparison
+    >>> table = pd.DataFrame({"accuracy_mean": [0.95, 0.97], "accuracy_std": [0.02, 0.01]},
+    ...                      index=["dropout=0.0", "dropout=0.5"])
+    >>> ax = plot_comparison(table)
+    >>> [label.get_text() for label in ax.get_yticklabels()]
+    ['dropout=0.0', 'dropout=0.5']
     """
     import matplotlib.pyplot as plt  # imported here: matplotlib is an optional dependency
 

@@ -27,6 +27,8 @@ import inspect
 import numpy as np
 import torch
 
+from ._captured import CapturedStepNet
+
 # Net parameter -> estimator parameter, for the parameters a continued fit cannot change.
 ARCHITECTURE = {
     "module__hidden_layer_sizes": "hidden_layer_sizes",
@@ -34,7 +36,6 @@ ARCHITECTURE = {
     "module__batch_norm": "batch_norm",
     "module__residual": "residual",
     "device": "device",
-    "cuda_graph": "cuda_graph",
 }
 
 # Settings the net reads afresh at every call, set as they are.
@@ -98,6 +99,10 @@ def check_architecture(estimator, net, template, stochastic):
         built, current = getattr(net, key), getattr(template, key)
         if not same_setting(built, current):
             raise refusal(name, built, params[name])
+    # The captured step is the net's class (cuda_graph=True builds a CapturedStepNet).
+    captured = isinstance(net, CapturedStepNet)
+    if captured != isinstance(template, CapturedStepNet):
+        raise refusal("cuda_graph", captured, params["cuda_graph"])
     # L-BFGS ignores early stopping, as in sklearn; the stochastic solvers record
     # validation scores for every epoch, or for none.
     validated = getattr(estimator, "validation_scores_", None) is not None

@@ -1,13 +1,13 @@
 """Shared docstring sections of the estimators, written once."""
 
 PARAMETERS = """\
-{leading_parameters}    hidden_layer_sizes : int or sequence of int, default=(100,)
+    hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer, as in :class:`sklearn.neural_network.MLPClassifier`.
         At most 1000 layers and 10**9 weights and biases in all, checked before
         anything is built.
     activation : {"relu", "tanh", "logistic", "identity", "gelu", "silu"}, default="relu"
         Activation after each hidden layer.
-    dropout : float or sequence of float, default=0.0
+{after_activation}    dropout : float or sequence of float, default=0.0
         Dropout probability after each hidden layer's activation: one value for
         all layers or one per layer. Training uses inverted dropout (kept units
         are scaled by ``1 / (1 - p)``); prediction turns dropout off.
@@ -21,9 +21,9 @@ PARAMETERS = """\
         the {data_loss} of each training batch (not scaled by the batch
         or training-set size). The validation loss is the plain data loss.
     alpha : float, default=1e-4
-        scikit-learn's L2 term, with its scale: ``0.5 * alpha * sum(w ** 2) /
-        n_batch_rows`` is added to each training batch's loss (the same weight
-        matrices as ``l2``), so that ``alpha`` means what it means in
+        The L2 term of scikit-learn's MLP, with its scale: ``0.5 * alpha *
+        sum(w ** 2) / n_batch_rows`` is added to each training batch's loss (the
+        same weight matrices as ``l2``), so that ``alpha`` means what it means in
         :class:`sklearn.neural_network.MLPClassifier`. It is ``l2`` divided by
         the batch's rows: ``alpha=a`` with batches of ``b`` rows is ``l2=a / b``
         (a last, smaller batch gets a larger share, as in scikit-learn). The
@@ -253,7 +253,7 @@ PARAMETERS = """\
         runs eagerly, and so does all of training when the training set is
         smaller than one batch.
     n_threads : int or None, default=None
-        torch's intra-op threads during ``fit`` and ``predict``; the setting
+        Number of torch's intra-op threads during ``fit`` and ``predict``; the setting
         that was there before is restored afterwards. An int sets them (with a
         ``UserWarning`` when it exceeds the CPU cores the process can use). None
         leaves torch's setting alone, except where several fits share one
@@ -350,7 +350,7 @@ NOTES = """\
 """
 
 
-REGRESSOR_LEADING_PARAMETERS = """\
+REGRESSOR_LOSS_PARAMETER = """\
     loss : {"squared_error", "poisson"}, default="squared_error"
         Training loss, as in :class:`sklearn.neural_network.MLPRegressor`.
         "squared_error" is the mean squared error of the standardized targets
@@ -363,16 +363,137 @@ REGRESSOR_LEADING_PARAMETERS = """\
 """
 
 
-def parameters_doc(data_loss, split_note, mixup_targets, task_parameters="", leading=""):
+def parameters_doc(
+    data_loss, split_note, mixup_targets, task_parameters="", after_activation=""
+):
     """Return the parameter section with the task's wording and own parameters filled in.
 
     ``task_parameters`` (documentation of parameters only one task has) is
-    placed after ``mixup_alpha``, where those parameters sit in the signature.
+    placed after ``mixup_alpha``, and ``after_activation`` (the regressor's
+    ``loss``) after ``activation``, where those parameters sit in the signature.
     """
     return (
         PARAMETERS.replace("{data_loss}", data_loss)
         .replace("{split_note}", split_note)
         .replace("{task_parameters}", task_parameters)
         .replace("{mixup_targets}", mixup_targets)
-        .replace("{leading_parameters}", leading)
+        .replace("{after_activation}", after_activation)
+    )
+
+
+PERSISTENCE_EXAMPLES = """\
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from skreg import RegularizedMLPClassifier, load, save
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = RegularizedMLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> save(model, path)
+    >>> bool((load(path).predict_proba(X) == model.predict_proba(X)).all())
+    True
+"""
+
+
+# The CV estimators' sections after their summary; {base_parameters} are their base
+# estimator's, {classes} the classifier's ``classes_``.
+SEARCH_DOC = """
+    Every parameter of :class:`{base}` is a parameter of this estimator too, with
+    its default; those not in ``param_grid`` are shared by every candidate and the
+    final model.
+
+    Parameters
+    ----------
+{base_parameters}    param_grid : dict or list of dict, default=None
+        Candidate values of any parameters of :class:`{base}`, as
+        ``GridSearchCV``'s ``param_grid``; with ``n_iter``, lists or scipy
+        distributions, as ``RandomizedSearchCV``'s ``param_distributions``.
+        None is ``DEFAULT_SPACE``: ``dropout`` in [0, 0.1, 0.25, 0.5] times
+        ``alpha`` in [1e-4, 1e-3, 1e-2, 1e-1].
+    n_iter : int, default=None
+        Sample this many candidates from ``param_grid`` (None: every combination).
+    cv : int, cross-validation generator or iterable, default=5
+        As in ``GridSearchCV`` (stratified folds for a classifier).
+    scoring : str, callable or None, default=None
+        A scikit-learn scorer; None is the estimator's own score, computed on
+        the network's outputs. A scorer is called once per candidate, fold and epoch.
+    final_model : {{"refit", "bagging"}}, default="refit"
+        "refit": the best candidate fitted on all rows (``best_estimator_``).
+        "bagging": one model per fold, each fitted on its fold's training rows
+        for the epochs its held-out fold scored best at (``estimators_``);
+        predictions are their mean.
+    halving : bool, default=True
+        Successive halving over epochs: at ``max_iter / 8``, ``/ 4`` and ``/ 2``
+        epochs only the better half of the remaining candidates goes on.
+    stacked : "auto" or bool, default="auto"
+        Train candidates that differ only in dropout, l1, l2, alpha,
+        weight_decay and learning_rate_init together as one stacked network
+        ("auto": where their settings allow it; True: raise where they do not).
+    eval_every : int, default=5
+        Epochs between two held-out scores of a candidate trained as an ordinary
+        estimator (stacked candidates are scored after every epoch).
+    n_jobs : int, default=None
+        Torch threads of the stacked trainer; joblib workers for the candidates
+        trained as ordinary estimators and for the bagged fold models.
+
+    Attributes
+    ----------
+    cv_results_ : dict of ndarray
+        ``GridSearchCV``'s keys and layout, plus ``n_epochs`` (epochs trained)
+        and ``mean_best_epoch``. A fold's score is the candidate's best
+        held-out score over the epochs it trained.
+    best_index_ : int
+    best_params_ : dict
+    best_score_ : float
+        Mean over folds of the best candidate's held-out scores.
+    best_estimator_ : {base}
+        The final model (``final_model="refit"``).
+    estimators_ : list of {base}
+        The fold models (``final_model="bagging"``).
+    n_iter_ : int
+        Epochs of the final model (the most over the fold models).
+    n_splits_ : int
+    search_time_, refit_time_ : float
+        Seconds of the search and of fitting the final model(s).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Feature names, when ``X`` had string column names.{classes}
+
+    See Also
+    --------
+    {base} : The estimator whose regularization this chooses.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import {data}
+    >>> from sklearn.preprocessing import scale
+    >>> from skreg import {name}
+    >>> X, y = {data}(return_X_y=True)
+    >>> search = {name}(
+    ...     hidden_layer_sizes=(16,), max_iter=20, random_state=0,
+    ...     param_grid={{"alpha": [1e-4, 1e-1]}}, cv=3,
+    ... ).fit(scale(X), y)
+    >>> sorted(search.best_params_)
+    ['alpha']
+"""
+
+CLASSES_DOC = """
+    classes_ : ndarray of shape (n_classes,)
+        Class labels."""
+
+
+def search_doc(search_class):
+    """The docstring sections of a CV estimator, from its base estimator's docstring."""
+    base = search_class._base_class
+    doc = base.__doc__
+    heading = "    Parameters\n    ----------\n"
+    start = doc.index(heading) + len(heading)
+    end = doc.index("    Attributes\n    ----------\n", start)
+    classifier = search_class._is_classifier
+    return SEARCH_DOC.format(
+        base=base.__name__, name=search_class.__name__,
+        base_parameters=doc[start:end].rstrip("\n") + "\n",
+        classes=CLASSES_DOC if classifier else "",
+        data="load_breast_cancer" if classifier else "load_diabetes",
     )

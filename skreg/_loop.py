@@ -42,8 +42,8 @@ class FitState(Callback):
     generators_ : skreg._random.EpochGenerators or None
         The generators of the call's epochs; None when the net has no seed.
     captured_ : skreg._captured.CapturedStep or None
-        The training step of a net with ``cuda_graph=True``, set by the net's
-        ``get_iterator``.
+        The training step of a :class:`skreg._captured.CapturedStepNet`, set by
+        its ``get_iterator``.
     grad_listeners_ : bool
         Whether the net or one of its callbacks defines ``on_grad_computed``,
         which the training step then notifies (skorch notifies it even when

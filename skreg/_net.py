@@ -12,20 +12,20 @@ methods, the ``initialize_*`` methods, ``train_step``, ``train_step_single``,
 ``partial_fit``, ``fit_loop`` and ``run_single_epoch``, which skorch's
 documentation asks to leave alone, are skorch's own, as are ``notify``,
 ``infer``, the net's own ``on_*`` hooks and the history that the loop writes.
-The state of a training call (generators, the
-penalty's buffers, the captured step of ``cuda_graph=True``) lives in the
+The state of a training call (generators, the penalty's buffers, the captured
+step of :class:`skreg._captured.CapturedStepNet`) lives in the
 :class:`skreg._loop.FitState` callback, so ``get_params`` holds skorch's and
 skreg's parameters only. What the steps save without touching skorch's loop:
 a tensor batch goes to the module without ``infer``'s conversions, modules are
 switched to training or evaluation mode only when they are not in it, and
-``on_grad_computed`` is notified only when the net or a callback defines it. The
-captured step (:class:`skreg._captured.CapturedStep`) is made only for
-``cuda_graph=True``, through ``get_iterator`` (batches gathered into its static
-buffers) and ``train_step`` (the replay). Earlier versions also overrode
-``fit_loop``, ``run_single_epoch``, ``notify``, ``infer``, ``on_epoch_begin``,
-``on_train_end`` and skorch's private ``_set_training``, and wrote the captured
-step's losses into the history's batch rows; a test
-(``tests/test_net.py``) keeps the list of overrides to the documented ones.
+``on_grad_computed`` is notified only when the net or a callback defines it.
+The step captured in a CUDA graph (``cuda_graph=True``) is a subclass of its
+own, :class:`skreg._captured.CapturedStepNet`, which overrides three of these
+hooks again. Earlier versions also overrode ``fit_loop``, ``run_single_epoch``,
+``notify``, ``infer``, ``on_epoch_begin``, ``on_train_end`` and skorch's private
+``_set_training``, and wrote the captured step's losses into the history's
+batch rows; a test (``tests/test_net.py``) keeps the list of overrides of both
+classes to the documented ones.
 """
 
 import functools
@@ -37,11 +37,9 @@ from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
-from torch.optim import Adam
 
 from ._augment import AugmentedIterator
 from ._callbacks import BatchLossAverage
-from ._captured import CapturedStep, records_graph
 from ._data import TensorBatchIterator
 from ._loop import FitState
 from ._output import LogisticLoss
@@ -81,10 +79,6 @@ class RegularizedNet(NeuralNet):
     augmentation : callable or None, default=None
         ``augmentation(X, y) -> (X, y)`` applied to every training batch (never
         to validation batches), e.g. :class:`skreg._augment.BatchAugmentation`.
-    cuda_graph : bool, default=False
-        Train through a step captured in a CUDA graph, see
-        :class:`skreg._captured.CapturedStep`. On a CPU device the same
-        static-buffer step runs eagerly.
     seed : int or None, default=None
         With an int, the net owns the generators it draws from (see
         :mod:`skreg._random`): the module's initial weights, when its
@@ -98,8 +92,8 @@ class RegularizedNet(NeuralNet):
     """
 
     def __init__(
-        self, *args, l1=0.0, l2=0.0, alpha=0.0, weight_decay=0.0, augmentation=None,
-        cuda_graph=False, seed=None, **kwargs,
+        self, *args, l1=0.0, l2=0.0, alpha=0.0, weight_decay=0.0, augmentation=None, seed=None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.l1 = l1
@@ -107,7 +101,6 @@ class RegularizedNet(NeuralNet):
         self.alpha = alpha
         self.weight_decay = weight_decay
         self.augmentation = augmentation
-        self.cuda_graph = cuda_graph
         self.seed = seed
 
     def initialize_module(self):
@@ -217,12 +210,6 @@ class RegularizedNet(NeuralNet):
         if training and self.augmentation is not None:
             generator = None if generators is None else generators.on(self.device)
             iterator = AugmentedIterator(iterator, self.augmentation, generator)
-        if training and self.cuda_graph:
-            captured = CapturedStep(self, iterator, capture=records_graph(self))
-            state = getattr(self, "fit_state_", None)
-            if state is not None:
-                state.captured_ = captured
-            return captured
         return iterator
 
     def get_params_for_optimizer(self, prefix, named_parameters):
@@ -235,11 +222,6 @@ class RegularizedNet(NeuralNet):
             if others:
                 groups.append({"params": others, "weight_decay": 0.0})
             args = (groups,)
-        optimizer = self.optimizer
-        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
-        if prefix == "optimizer" and is_adam and records_graph(self):
-            # Adam steps inside a CUDA graph only with its step count on the device.
-            kwargs.setdefault("capturable", True)
         return args, kwargs
 
     def _penalized_weights(self):
@@ -255,11 +237,9 @@ class RegularizedNet(NeuralNet):
         ``on_grad_computed`` is notified, to the net and every callback as
         skorch does, only when one of them defines it (skorch notifies it at
         every step, and builds the generator of parameters it passes, even when
-        nothing listens). With ``cuda_graph=True`` the step is the captured one.
+        nothing listens).
         """
         state = getattr(self, "fit_state_", None)
-        if state is not None and state.captured_ is not None:
-            return state.captured_(batch, **fit_params)
         notify = state is None or state.grad_listeners_
         steps = []
 

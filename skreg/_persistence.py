@@ -46,7 +46,6 @@ it may predict anything, and its parameters are any that the constructor
 accepts (fit may still refuse their combination, lbfgs with dropout say).
 """
 
-import hashlib
 import json
 import os
 import re
@@ -64,6 +63,8 @@ from skorch.history import History
 from . import _persistence_checks as checks
 from ._classifier import RegularizedMLPClassifier
 from ._device import resolve_device
+from ._docs import PERSISTENCE_EXAMPLES
+from ._persistence_checks import checksum
 from ._persistence_fitted import FITTED, NOT_SAVED, check_fitted
 from ._regressor import RegularizedMLPRegressor
 
@@ -229,16 +230,6 @@ def _encode_fitted(estimator):
     return fitted
 
 
-def checksum(header_json, tensors):
-    """SHA-256 of the header's JSON text and of each tensor's name, dtype, shape and bytes."""
-    digest = hashlib.sha256(header_json.encode())
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().cpu().contiguous()
-        digest.update(f"\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()
-
-
 def write(path, header, tensors):
     """Write a skreg file: the header as JSON, its checksum, and the tensors."""
     header_json = json.dumps(header)
@@ -281,7 +272,8 @@ def save(estimator, path):
     See Also
     --------
     load : Read such a file back.
-    """
+
+{examples}    """
     if type(estimator) not in ESTIMATORS.values():
         raise TypeError(
             f"skreg.save saves RegularizedMLPClassifier and RegularizedMLPRegressor objects, "
@@ -351,7 +343,12 @@ def load(path, device="cpu"):
         header that is not JSON), fails a check, or does not match its
         checksum (files of format 2, written by earlier versions, have none).
         The message names the file and the field.
-    """
+
+    See Also
+    --------
+    save : Write such a file.
+
+{examples}    """
     torch_device = resolve_device(device)
     name = os.fspath(path)
     if os.path.isdir(name):
@@ -495,3 +492,7 @@ def _build(plan, tensors):
     net.history = History(plan.history)
     estimator.net_ = net
     return estimator
+
+
+for _function in (save, load):  # one example of both, written once
+    _function.__doc__ = _function.__doc__.replace("{examples}", PERSISTENCE_EXAMPLES)

@@ -11,6 +11,7 @@ header field; :func:`skreg.load` adds the file's name.
 The fitted attributes are checked by the table in ``skreg._persistence_fitted``.
 """
 
+import hashlib
 import math
 import re
 import reprlib
@@ -356,3 +357,13 @@ def format_2_as_3(header):
     net = {"batch_size": net.get("batch_size"), "seed": net.get("seed"), "param_groups": groups,
            "history": net.get("history")}
     return {**header, "format_version": 3, "fitted": fitted, "net": net}
+
+
+def checksum(header_json, tensors):
+    """SHA-256 of the header's JSON text and of each tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256(header_json.encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{list(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()

@@ -56,6 +56,10 @@ class RobustScaleSmoothClip(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Feature names, when ``X`` had string column names.
 
+    See Also
+    --------
+    sklearn.preprocessing.RobustScaler : The robust scaling alone, without the clip.
+
     Examples
     --------
     >>> import numpy as np
@@ -103,6 +107,7 @@ class RobustScaleSmoothClip(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         Returns
         -------
         self : RobustScaleSmoothClip
+            The fitted transformer.
         """
         low, high = self._checked_quantile_range()
         X = validate_data(self, X, dtype=[np.float64, np.float32])

@@ -9,7 +9,7 @@ from torch import nn
 from ._base import BaseRegularizedMLP
 from ._callbacks import poisson_r2_from_log_outputs, r2_from_outputs
 from ._continuation import refusal
-from ._docs import FITTED_ATTRIBUTES, NOTES, REGRESSOR_LEADING_PARAMETERS, parameters_doc
+from ._docs import FITTED_ATTRIBUTES, NOTES, REGRESSOR_LOSS_PARAMETER, parameters_doc
 from ._lbfgs import has_stochastic_solver
 from ._validation import check_numeric_target, check_poisson_target
 
@@ -30,7 +30,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     Attributes
     ----------
     net_ : skreg._net.RegularizedNet
-        The fitted skorch net, with its ``history``.
+        The fitted skorch net, with its ``history`` (with ``cuda_graph=True``, a
+        :class:`skreg._captured.CapturedStepNet`, a subclass).
     n_outputs_ : int
         Number of targets.
     y_mean_, y_scale_ : ndarray of shape (``n_outputs_``,)
@@ -56,6 +57,12 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
     feature_importances_ : ndarray of shape (``n_features_in_``,)
         L2 norm of each input's column in the first layer's weight matrix,
         normalized to sum to one; with ``l1``, usable by ``SelectFromModel``.
+
+    See Also
+    --------
+    RegularizedMLPRegressorCV : Its regularization chosen by cross-validation.
+    RegularizedMLPClassifier : The classifier of the same networks.
+    sklearn.neural_network.MLPRegressor : The MLP whose parameters this one has too.
 
 {notes}    Examples
     --------
@@ -182,13 +189,16 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training rows of this epoch, as in :meth:`fit`.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Their targets, as in :meth:`fit`.
         sample_weight : array-like of shape (n_samples,), default=None
             As in :meth:`fit`.
 
         Returns
         -------
         self : RegularizedMLPRegressor
+            The estimator, trained one epoch further.
         """
         # _fit_context skips the check for a fitted estimator's partial_fit; a continued
         # call applies changed settings, so they are checked on every call.
@@ -305,7 +315,8 @@ class RegularizedMLPRegressor(RegressorMixin, BaseRegularizedMLP):
 
 RegularizedMLPRegressor.__doc__ = RegularizedMLPRegressor.__doc__.replace(
     "{parameters}\n", parameters_doc(
-        "mean squared error", "", "(standardized) targets", leading=REGRESSOR_LEADING_PARAMETERS
+        "mean squared error", "", "(standardized) targets",
+        after_activation=REGRESSOR_LOSS_PARAMETER,
     )
 ).replace("{notes}", NOTES).replace("{fitted}", FITTED_ATTRIBUTES)
 

@@ -41,6 +41,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._classifier import RegularizedMLPClassifier
+from ._docs import search_doc
 from ._members import PER_MEMBER, Member, OrdinaryEngine, StackedEngine, stackable
 from ._regressor import RegularizedMLPRegressor
 
@@ -48,72 +49,6 @@ from ._regressor import RegularizedMLPRegressor
 DEFAULT_SPACE = {"dropout": [0.0, 0.1, 0.25, 0.5], "alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
 
 # Settings each member of a stacked network has for itself.
-SEARCH_DOC = """
-    Parameters
-    ----------
-    **base parameters
-        Every parameter of :class:`{base}`, with its default; those not in
-        ``param_grid`` are shared by every candidate and the final model.
-    param_grid : dict or list of dict, default=None
-        Candidate values of any parameters of :class:`{base}`, as
-        ``GridSearchCV``'s ``param_grid``; with ``n_iter``, lists or scipy
-        distributions, as ``RandomizedSearchCV``'s ``param_distributions``.
-        None is ``DEFAULT_SPACE``: ``dropout`` in [0, 0.1, 0.25, 0.5] times
-        ``alpha`` in [1e-4, 1e-3, 1e-2, 1e-1].
-    n_iter : int, default=None
-        Sample this many candidates from ``param_grid`` (None: every combination).
-    cv : int, cross-validation generator or iterable, default=5
-        As in ``GridSearchCV`` (stratified folds for a classifier).
-    scoring : str, callable or None, default=None
-        A scikit-learn scorer; None is the estimator's own score, computed on
-        the network's outputs. A scorer is called once per candidate, fold and epoch.
-    final_model : {{"refit", "bagging"}}, default="refit"
-        "refit": the best candidate fitted on all rows (``best_estimator_``).
-        "bagging": one model per fold, each fitted on its fold's training rows
-        for the epochs its held-out fold scored best at (``estimators_``);
-        predictions are their mean.
-    halving : bool, default=True
-        Successive halving over epochs: at ``max_iter / 8``, ``/ 4`` and ``/ 2``
-        epochs only the better half of the remaining candidates goes on.
-    stacked : "auto" or bool, default="auto"
-        Train candidates that differ only in dropout, l1, l2, alpha,
-        weight_decay and learning_rate_init together as one stacked network
-        ("auto": where their settings allow it; True: raise where they do not).
-    eval_every : int, default=5
-        Epochs between two held-out scores of a candidate trained as an ordinary
-        estimator (stacked candidates are scored after every epoch).
-    n_jobs : int, default=None
-        Torch threads of the stacked trainer; joblib workers for the candidates
-        trained as ordinary estimators and for the bagged fold models.
-
-    Attributes
-    ----------
-    cv_results_ : dict of ndarray
-        ``GridSearchCV``'s keys and layout, plus ``n_epochs`` (epochs trained)
-        and ``mean_best_epoch``. A fold's score is the candidate's best
-        held-out score over the epochs it trained.
-    best_index_ : int
-    best_params_ : dict
-    best_score_ : float
-        Mean over folds of the best candidate's held-out scores.
-    best_estimator_ : {base}
-        The final model (``final_model="refit"``).
-    estimators_ : list of {base}
-        The fold models (``final_model="bagging"``).
-    n_iter_ : int
-        Epochs of the final model (the most over the fold models).
-    n_splits_ : int
-    search_time_, refit_time_ : float
-        Seconds of the search and of fitting the final model(s).
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Feature names, when ``X`` had string column names.{classes}
-
-    See Also
-    --------
-    {base} : the estimator whose regularization this chooses.
-"""
-
 SEARCH_PARAMETERS = {
     "param_grid": None,
     "n_iter": None,
@@ -221,11 +156,14 @@ class _BaseSearchCV(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Numeric training data, split into the folds of ``cv``.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets, as the base estimator takes them.
 
         Returns
         -------
-        self
+        self : object
+            The fitted search.
         """
         self._validate_params()
         # float32 input stays float32 (the base estimators predict in its dtype), else float64.
@@ -393,7 +331,7 @@ class RegularizedMLPClassifierCV(ClassifierMixin, _BaseSearchCV):
     """Regularized MLP classifier whose regularization is chosen by cross-validation.
 
     See :ref:`search_cv` in the user guide.
-{doc}"""
+{doc}    """
 
     _base_class = RegularizedMLPClassifier
     _is_classifier = True
@@ -409,12 +347,34 @@ class RegularizedMLPClassifierCV(ClassifierMixin, _BaseSearchCV):
         return [template] * len(folds), [target] * len(folds)
 
     def predict_proba(self, X):
-        """Class probabilities: the final model's, or the mean of the fold models'."""
+        """Class probabilities: the final model's, or the mean of the fold models'.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes) or (n_samples, n_labels)
+            The probability of each class (of each label, for a multilabel target).
+        """
         X, estimators = self._final_estimators(X)
         return np.mean([est.predict_proba(X) for est in estimators], axis=0)
 
     def predict(self, X):
-        """Class labels (or, for a multilabel target, the indicator matrix)."""
+        """Class labels (or, for a multilabel target, the indicator matrix).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The predicted class of each row, or its 0/1 label indicators.
+        """
         X, estimators = self._final_estimators(X)
         if len(estimators) == 1:
             return estimators[0].predict(X)
@@ -433,7 +393,7 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseSearchCV):
     """Regularized MLP regressor whose regularization is chosen by cross-validation.
 
     See :ref:`search_cv` in the user guide.
-{doc}"""
+{doc}    """
 
     _base_class = RegularizedMLPRegressor
     _is_classifier = False
@@ -453,7 +413,18 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseSearchCV):
         return templates, targets
 
     def predict(self, X):
-        """Predictions: the final model's, or the mean of the fold models'."""
+        """Predictions: the final model's, or the mean of the fold models'.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The rows to predict.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values, in the units of the training targets.
+        """
         X, estimators = self._final_estimators(X)
         return np.mean([est.predict(X) for est in estimators], axis=0)
 
@@ -463,11 +434,6 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseSearchCV):
         return tags
 
 
-CLASSES_DOC = """
-    classes_ : ndarray of shape (n_classes,)
-        Class labels."""
-for _cls, _classes in ((RegularizedMLPClassifierCV, CLASSES_DOC), (RegularizedMLPRegressorCV, "")):
+for _cls in (RegularizedMLPClassifierCV, RegularizedMLPRegressorCV):
     _cls.__init__.__signature__ = _cls._make_signature()
-    _cls.__doc__ = _cls.__doc__.replace(
-        "{doc}", SEARCH_DOC.format(base=_cls._base_class.__name__, classes=_classes)
-    )
+    _cls.__doc__ = _cls.__doc__.replace("{doc}", search_doc(_cls))

@@ -158,6 +158,7 @@ def test_unknown_device_is_a_value_error():
         RegularizedMLPRegressor(device="tpu").fit(X, [0.0, 1.0, 2.0, 3.0])
 
 
+@pytest.mark.slow  # joblib's default backend starts worker processes
 def test_parallel_fits_do_not_oversubscribe_cores(cancer):
     X, y = cancer
     model = RegularizedMLPClassifier(max_iter=2, random_state=0, callbacks=[RecordThreads()])
@@ -503,6 +504,7 @@ def peak_memory():
             peak["resident"] = (_resident_kib("VmHWM") - resident_before) * 1024
 
 
+@pytest.mark.slow  # trains on 200,000 rows
 def test_a_sparse_matrix_too_large_to_densify_trains_and_predicts_in_bounded_memory():
     # 200,000 x 5,000 at 0.1 % density: 9 MB as CSR float32, 4 GB dense.
     n, d, per_row = 200_000, 5_000, 5
@@ -671,6 +673,7 @@ SIGINT_SCRIPTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_a_real_sigint_in_a_subprocess_ends_training_as_documented(solver):
     process = subprocess.Popen(

@@ -11,7 +11,7 @@ from torch import nn
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, load, save
 from skreg._callbacks import NonFiniteLossGuard
-from skreg._captured import CapturedStep, DeviceLearningRates
+from skreg._captured import CapturedStep, CapturedStepNet, DeviceLearningRates
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
 from skreg._sparse import SparseRowsDataset, batch_iterator
@@ -42,10 +42,10 @@ def make_net(net_params):
             module__n_features=5, module__n_outputs=3, module__hidden_layer_sizes=[16, 8],
             module__activation="tanh", module__dropout=[0.0, 0.0], module__batch_norm=True,
             max_epochs=4, iterator_train__merge_single_row_tail=True, train_split=None,
-            device=device, l1=1e-3, l2=1e-2, cuda_graph=cuda_graph,
-            callbacks=[("count", CountBatches())],
+            device=device, l1=1e-3, l2=1e-2, callbacks=[("count", CountBatches())],
         )
-        return RegularizedNet(**{**params, **overrides})
+        net_class = CapturedStepNet if cuda_graph else RegularizedNet
+        return net_class(**{**params, **overrides})
 
     return make
 
@@ -204,6 +204,28 @@ def test_estimator_refuses_cuda_graph_where_it_cannot_apply(params):
         params = {"device": "cuda", **params}
     with pytest.raises(ValueError, match="cuda_graph=True"):
         RegularizedMLPRegressor(cuda_graph=True, **params).fit(X, X[:, 0])
+
+
+def test_only_cuda_graph_builds_the_captured_step_net(diabetes):
+    X, y = diabetes
+    model = RegularizedMLPRegressor((4,), max_iter=2, random_state=0).fit(X, y)
+    assert type(model.net_) is RegularizedNet
+    # The builder alone, which needs no GPU; a CPU fit with cuda_graph=True is refused
+    # (test_estimator_refuses_cuda_graph_where_it_cannot_apply).
+    model.set_params(cuda_graph=True)
+    net = model._build_net(X.shape[1], 1, len(X), torch.device("cpu"))
+    assert type(net) is CapturedStepNet
+    assert "cuda_graph" not in net.get_params(deep=False)
+
+
+def test_a_captured_step_net_outside_a_training_call_steps_as_its_parent(make_net):
+    X, y = data()
+    nets = [make_net(cuda_graph).initialize() for cuda_graph in (False, True)]
+    nets[1].module_.load_state_dict(nets[0].module_.state_dict())
+    steps = [net.train_step((X[:16], y[:16])) for net in nets]
+    torch.testing.assert_close(steps[1]["loss"], steps[0]["loss"])
+    for key, value in nets[0].module_.state_dict().items():
+        torch.testing.assert_close(nets[1].module_.state_dict()[key], value)
 
 
 def assert_same_training(eager, captured):

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._continuation import same_setting
+from skreg._continuation import check_architecture, same_setting
 
 
 class RecordLearningRate(Callback):
@@ -88,6 +88,17 @@ def test_switching_early_stopping_off_is_refused_too(cancer):
     model.set_params(early_stopping=False)
     with pytest.raises(ValueError, match="trained with early_stopping=True, now early_stopping"):
         continued(model, cancer, "warm_start")
+
+
+def test_switching_the_captured_step_on_is_refused_as_the_nets_class_changes(cancer):
+    # On a CPU a fit with cuda_graph=True is refused before it trains, so the check is
+    # called with the net the changed parameters build (a CapturedStepNet).
+    X, _ = cancer
+    model = fitted(cancer)
+    model.set_params(cuda_graph=True)
+    template = model._build_net(X.shape[1], model.n_outputs_, len(X), torch.device("cpu"))
+    with pytest.raises(ValueError, match="trained with cuda_graph=False, now cuda_graph=True"):
+        check_architecture(model, model.net_, template, stochastic=True)
 
 
 def test_the_regressors_loss_cannot_change(diabetes):

@@ -1,8 +1,13 @@
 """scikit-learn's own estimator checks, run over both estimators: the backbone of the suite."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+
+# Ten configurations times scikit-learn's whole list of checks, most of which fit: the
+# longest module of the suite, left out of `pytest -m "not slow"` (CI runs it).
+pytestmark = pytest.mark.slow
 
 ESTIMATORS = [
     RegularizedMLPClassifier(random_state=0),

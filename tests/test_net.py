@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skreg._augment import BatchAugmentation
+from skreg._captured import CapturedStepNet
 from skreg._data import TensorBatchIterator, TensorPairDataset
 from skreg._module import MLPModule
 from skreg._net import RegularizedNet
@@ -215,17 +216,29 @@ def test_the_net_overrides_only_skorchs_documented_extension_points():
     assert overridden == DOCUMENTED_HOOKS
 
 
+def test_the_captured_step_net_overrides_only_three_documented_extension_points():
+    from skorch import NeuralNet
+
+    assert CapturedStepNet.__bases__ == (RegularizedNet,)
+    overridden = {
+        name for name, value in vars(CapturedStepNet).items()
+        if callable(value) and hasattr(NeuralNet, name)
+    }
+    assert overridden == {"get_iterator", "get_params_for_optimizer", "train_step"}
+    assert overridden <= DOCUMENTED_HOOKS
+
+
 def skorch_and_skreg_parameters(net):
     """The names ``get_params`` may hold: skorch's own, skreg's, and double-underscore ones."""
     from skorch import NeuralNet
 
     stock = NeuralNet(module=MLPModule, criterion=nn.MSELoss).get_params(deep=False)
-    skreg = {"l1", "l2", "alpha", "weight_decay", "augmentation", "cuda_graph", "seed"}
+    skreg = {"l1", "l2", "alpha", "weight_decay", "augmentation", "seed"}
     return set(stock) | skreg | {key for key in net.get_params(deep=False) if "__" in key}
 
 
-@pytest.mark.parametrize("cuda_graph", [False, True])
-def test_get_params_holds_only_skorchs_and_skregs_parameters_before_during_and_after(cuda_graph):
+@pytest.mark.parametrize("net_class", [RegularizedNet, CapturedStepNet])
+def test_get_params_holds_only_skorchs_and_skregs_parameters_before_during_and_after(net_class):
     from sklearn.base import clone
     from skorch.callbacks import Callback
 
@@ -238,14 +251,14 @@ def test_get_params_holds_only_skorchs_and_skregs_parameters_before_during_and_a
     rng = np.random.RandomState(0)
     X = torch.from_numpy(rng.normal(size=(60, 4)).astype(np.float32))
     y = torch.from_numpy(rng.randint(0, 3, 60))
-    net = RegularizedNet(
+    net = net_class(
         module=MLPModule, module__n_features=4, module__n_outputs=3,
         module__hidden_layer_sizes=[5], module__activation="relu", module__dropout=[0.2],
         module__batch_norm=False, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam,
         criterion__reduction="none", dataset=TensorPairDataset, batch_size=16,
         iterator_train=TensorBatchIterator, iterator_valid=TensorBatchIterator,
         train_split=None, max_epochs=2, verbose=0, l1=1e-3, l2=1e-3, seed=0,
-        cuda_graph=cuda_graph, callbacks=[("params", Params())],
+        callbacks=[("params", Params())],
     )
     allowed = skorch_and_skreg_parameters(net)
     before = set(net.get_params(deep=False))

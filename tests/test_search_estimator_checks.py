@@ -1,8 +1,12 @@
 """scikit-learn's estimator checks over the two CV estimators, with a small space and network."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skreg import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
+
+# Every check that fits runs a whole search (candidates x folds, then the final model).
+pytestmark = pytest.mark.slow
 
 # Two candidates on two folds keep each check's fits short; the checks' data sets are
 # small and easy, which a 16-unit network learns in 60 epochs at this learning rate.

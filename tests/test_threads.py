@@ -96,7 +96,8 @@ def test_outside_worker_contexts_auto_rule_leaves_setting_alone():
         assert auto_thread_count(budget=8, running=1) is None
 
 
-@pytest.mark.parametrize("backend", ["loky", "threading"])
+# loky starts worker processes.
+@pytest.mark.parametrize("backend", [pytest.param("loky", marks=pytest.mark.slow), "threading"])
 def test_parallel_fits_share_the_cores(cancer, backend):
     X, y = cancer
     cores = torch.get_num_threads()

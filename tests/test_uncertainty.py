@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits, make_multilabel_classification
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, _base
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, _prediction
 from skreg._uncertainty import has_dropout
 
 
@@ -114,7 +114,7 @@ def test_sparse_x_gets_the_passes_of_the_same_x_dense(Estimator, monkeypatch):
     X = sp.csr_matrix(X / 16)  # pixels, about half of them zero
     # Chunks of 500 rows: the passes of each chunk are seeded apart, so this checks that
     # sparse X is cut into the chunks dense X is cut into.
-    monkeypatch.setattr(_base, "PREDICT_CHUNK_ROWS", 500)
+    monkeypatch.setattr(_prediction, "PREDICT_CHUNK_ROWS", 500)
     model = Estimator((16,), dropout=0.3, max_iter=3, mc_samples=8, random_state=0).fit(X, y)
     predict = model.predict_proba if Estimator is RegularizedMLPClassifier else model.predict
     mean, std = predict(X, return_std=True)
