@@ -23,7 +23,7 @@ import warnings
 from contextlib import contextmanager
 
 import torch
-from torch.optim import Adam
+from torch.optim import Adam, AdamW
 
 from ._loop import defines_hook
 from ._uncertainty import has_dropout
@@ -32,6 +32,10 @@ from ._uncertainty import has_dropout
 # cuBLAS and the caching allocator set up their workspaces outside the graph.
 # They are ordinary training steps on the first batches of the first epoch.
 WARMUP_STEPS = 3
+
+# The Adams a captured step can update (``weight_decay`` builds AdamW). Both are named:
+# AdamW is a subclass of Adam only in recent torch releases, not in torch 2.2.
+ADAM_CLASSES = (Adam, AdamW)
 
 
 def register_generator(graph, generator):
@@ -130,7 +134,7 @@ class CapturedStep:
     """
 
     def __init__(self, net, iterator, capture):
-        if not isinstance(net.optimizer_, Adam):
+        if not isinstance(net.optimizer_, ADAM_CLASSES):
             raise ValueError("cuda_graph=True supports solver='adam' only.")
         if capture and not all(g.get("capturable") for g in net.optimizer_.param_groups):
             raise ValueError(

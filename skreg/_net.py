@@ -37,11 +37,10 @@ from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
-from torch.optim import Adam
 
 from ._augment import AugmentedIterator
 from ._callbacks import BatchLossAverage
-from ._captured import CapturedStep, records_graph
+from ._captured import ADAM_CLASSES, CapturedStep, records_graph
 from ._data import TensorBatchIterator
 from ._loop import FitState
 from ._output import LogisticLoss
@@ -236,7 +235,7 @@ class RegularizedNet(NeuralNet):
                 groups.append({"params": others, "weight_decay": 0.0})
             args = (groups,)
         optimizer = self.optimizer
-        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
+        is_adam = isinstance(optimizer, type) and issubclass(optimizer, ADAM_CLASSES)
         if prefix == "optimizer" and is_adam and records_graph(self):
             # Adam steps inside a CUDA graph only with its step count on the device.
             kwargs.setdefault("capturable", True)
