@@ -26,7 +26,7 @@ import warnings
 from contextlib import contextmanager
 
 import torch
-from torch.optim import Adam
+from torch.optim import Adam, AdamW
 
 from ._loop import defines_hook
 from ._net import RegularizedNet
@@ -36,6 +36,10 @@ from ._uncertainty import has_dropout
 # cuBLAS and the caching allocator set up their workspaces outside the graph.
 # They are ordinary training steps on the first batches of the first epoch.
 WARMUP_STEPS = 3
+
+# The Adams a captured step can update (``weight_decay`` builds AdamW). Both are named:
+# AdamW is a subclass of Adam only in recent torch releases, not in torch 2.2.
+ADAM_CLASSES = (Adam, AdamW)
 
 
 def register_generator(graph, generator):
@@ -135,7 +139,7 @@ class CapturedStep:
     """
 
     def __init__(self, net, iterator, capture):
-        if not isinstance(net.optimizer_, Adam):
+        if not isinstance(net.optimizer_, ADAM_CLASSES):
             raise ValueError("cuda_graph=True supports solver='adam' only.")
         if capture and not all(g.get("capturable") for g in net.optimizer_.param_groups):
             raise ValueError(
@@ -306,7 +310,7 @@ class CapturedStepNet(RegularizedNet):
         """The parent's arguments, with ``capturable=True`` for an Adam on a CUDA device."""
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         optimizer = self.optimizer
-        is_adam = isinstance(optimizer, type) and issubclass(optimizer, Adam)
+        is_adam = isinstance(optimizer, type) and issubclass(optimizer, ADAM_CLASSES)
         if prefix == "optimizer" and is_adam and records_graph(self):
             # Adam steps inside a CUDA graph only with its step count on the device.
             kwargs.setdefault("capturable", True)

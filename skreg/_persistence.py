@@ -455,7 +455,8 @@ def _check(metadata, parsed, index, device, torch_device):
     implied_by = "hidden_layer_sizes, batch_norm, n_features_in_ and n_outputs_"
     state_keys = checks.check_tensor_index(index, module_state, param_shapes, optimizer_cls,
                                            implied_by)
-    rates = checks.check_param_groups(saved["param_groups"], groups, estimator)
+    rates = checks.check_param_groups(saved["param_groups"], groups, estimator,
+                                        optimizer_cls)
     return SimpleNamespace(estimator=estimator, history=history, net=net,
                            state_keys=state_keys, rates=rates)
 

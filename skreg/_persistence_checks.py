@@ -46,6 +46,11 @@ OPTIMIZER_STATE = {
     torch.optim.SGD: frozenset({"momentum_buffer"}),
 }
 NON_NEGATIVE_TENSORS = ("running_var", "num_batches_tracked", "exp_avg_sq", "step")
+# Param-group keys that later torch releases added, with the value that means what each
+# optimizer does where torch lacks the key: files move between torch releases both ways.
+ADDED_GROUP_KEYS = {
+    "decoupled_weight_decay": {torch.optim.Adam: False, torch.optim.AdamW: True},
+}
 
 _repr = reprlib.Repr()
 _repr.maxstring = _repr.maxother = 60
@@ -284,12 +289,21 @@ def check_tensor_index(index, module_state, param_shapes, optimizer_cls, implied
     return state
 
 
-def check_param_groups(raw, expected, estimator):
+def with_added_keys(group, optimizer_cls):
+    """``group`` with the value of each key of ``ADDED_GROUP_KEYS`` that it lacks."""
+    implied = {key: values[optimizer_cls] for key, values in ADDED_GROUP_KEYS.items()
+               if optimizer_cls in values}
+    return {**implied, **group}
+
+
+def check_param_groups(raw, expected, estimator, optimizer_cls):
     """The saved optimizer's hyperparameters must be those the estimator's parameters give.
 
     Only the learning rate may differ, by the schedule: equal to ``learning_rate_init``
-    with ``learning_rate="constant"``, between 0 and it otherwise. Returns the saved
-    learning rate of each group (and ``initial_lr``, which torch's schedulers add).
+    with ``learning_rate="constant"``, between 0 and it otherwise. A key that torch added
+    in a later release counts, where one side lacks it, as the value that means what
+    ``optimizer_cls`` does without it. Returns the saved learning rate of each group (and
+    ``initial_lr``, which torch's schedulers add).
     """
     if not isinstance(raw, list) or len(raw) != len(expected):
         raise Rejected("net.param_groups", f"must be a list of {len(expected)} param groups.")
@@ -300,6 +314,7 @@ def check_param_groups(raw, expected, estimator):
         if not isinstance(saved, dict):
             raise Rejected(field, "is not a JSON object.")
         saved = {key: decode(value, f"{field}.{key}") for key, value in saved.items()}
+        saved, fresh = with_added_keys(saved, optimizer_cls), with_added_keys(fresh, optimizer_cls)
         scheduled = estimator.learning_rate != "constant"
         for key in sorted(set(saved) | set(fresh)):
             if key in IMPLEMENTATION_FLAGS or key in ("lr", "initial_lr"):

@@ -86,6 +86,17 @@ def test_static_step_trains_like_the_eager_loop(make_net):
     )
 
 
+
+def test_static_step_trains_adamw_like_the_eager_loop(make_net):
+    # weight_decay builds AdamW, which older torch releases (2.2) do not derive from Adam.
+    eager, static = fit_both(
+        make_net, module__batch_norm=False, optimizer=torch.optim.AdamW,
+        optimizer__weight_decay=0.1,
+    )
+    assert type(static.optimizer_) is torch.optim.AdamW
+    for key, value in eager.module_.state_dict().items():
+        torch.testing.assert_close(static.module_.state_dict()[key], value)
+
 def fit_both_seeded(make_net, device="cpu", **overrides):
     """Eager and static-step fits with dropout, each drawing from its own seeded generators."""
     X, y = data(device=device)

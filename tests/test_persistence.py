@@ -459,6 +459,16 @@ def test_load_refuses_optimizer_settings_the_parameters_do_not_give(models, tmp_
     assert_refused(path, match)
 
 
+
+def test_files_load_across_torch_releases_that_differ_in_optimizer_keys(models, tmp_path):
+    # torch 2.2's Adam has no decoupled_weight_decay; its files lack it, later ones have it.
+    path = saved(models[0], tmp_path / "m.safetensors")
+    rewrite_header(path, lambda h: h["net"]["param_groups"][0].pop("decoupled_weight_decay", 0))
+    assert_same_model(skreg.load(path), models[0])
+    rewrite_header(path, set_group("decoupled_weight_decay", True))
+    assert_refused(path, r"net.param_groups\[0\].decoupled_weight_decay is True, but .* False")
+
+
 @pytest.mark.parametrize("model_index, change, match", [
     (0, lambda t: t.update({"optimizer.state.0.exp_avg": torch.zeros(4, 8)}),
      "tensor optimizer.state.0.exp_avg has shape .4, 8. .*parameter 0 needs shape .8, 4."),
