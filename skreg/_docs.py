@@ -416,8 +416,9 @@ SEARCH_DOC = """
     cv : int, cross-validation generator or iterable, default=5
         As in ``GridSearchCV`` (stratified folds for a classifier).
     scoring : str, callable or None, default=None
-        A scikit-learn scorer; None is the estimator's own score, computed on
-        the network's outputs. A scorer is called once per candidate, fold and epoch.
+        A scikit-learn scorer, called once per candidate, fold and epoch. None: the
+        negative log loss for a classifier (accuracy's steps make it pick too early
+        epochs), R^2 for a regressor, both computed on the network's outputs.
     final_model : {{"refit", "bagging"}}, default="refit"
         "refit": the best candidate fitted on all rows (``best_estimator_``).
         "bagging": one model per fold, each fitted on its fold's training rows

@@ -16,8 +16,8 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
 
+from ._held_out import estimator_score, output_score_fn
 from ._stacked import ACTIVATION_FUNCTIONS, StackedTrainer
 from ._threads import torch_threads
 
@@ -103,7 +103,7 @@ class StackedEngine:
                 value = getattr(est, name)
                 settings[name].append(est._dropout_rates(len(hidden)) if name == "dropout"
                                       else float(value))
-        self.score_fn = templates[0]._validation_score_fn()
+        self.score_fn = output_score_fn(templates[0])
         self.valid_targets = [torch.as_tensor(t[v]).to(device)
                               for t, (_, v) in zip(targets, folds)]
         self.trainer = StackedTrainer(
@@ -156,7 +156,7 @@ class OrdinaryEngine:
     def __init__(self, search, X, y, folds, params, members, scorer, seed):
         self.members, self.search = members, search
         est = search._base_estimator(**params).set_params(random_state=seed, verbose=0)
-        self.scorer = scorer or check_scoring(est)
+        self.scorer = scorer or estimator_score
         self.states = [OrdinaryMember(clone(est), X, y, *folds[m.fold]) for m in members]
         self.tol, self.patience = est.tol, est.n_iter_no_change
 

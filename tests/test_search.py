@@ -156,14 +156,42 @@ def test_halving_drops_the_worse_half_early(cancer):
 
 
 def test_a_scorer_sees_the_members_predictions(cancer, fitted):
-    # sklearn's accuracy scorer on the stacked members' held-out predictions gives the
-    # scores of the built-in accuracy on their logits.
-    scored = RegularizedMLPClassifierCV(param_grid=GRID, scoring="accuracy", **SMALL)
+    # scoring=None is the negative log loss of the stacked members' held-out logits:
+    # sklearn's log-loss scorer on their predictions gives the same scores.
+    scored = RegularizedMLPClassifierCV(param_grid=GRID, scoring="neg_log_loss", **SMALL)
     scored.fit(*cancer)
     np.testing.assert_allclose(scored.cv_results_["mean_test_score"],
-                               fitted.cv_results_["mean_test_score"], rtol=1e-6)
-    log_loss = RegularizedMLPClassifierCV(param_grid=GRID, scoring="neg_log_loss", **SMALL)
-    assert (log_loss.fit(*cancer).cv_results_["mean_test_score"] < 0).all()
+                               fitted.cv_results_["mean_test_score"], rtol=1e-5)
+    # An accuracy scorer sees class predictions: each fold's score counts held-out rows.
+    accuracy = RegularizedMLPClassifierCV(param_grid=GRID, scoring="accuracy", **SMALL)
+    results = accuracy.fit(*cancer).cv_results_
+    for k in range(3):
+        rows = results[f"split{k}_test_score"] * 50  # 150 rows in 3 folds
+        np.testing.assert_allclose(rows, np.round(rows), atol=1e-6)
+
+
+def test_the_default_score_of_ordinary_members_is_their_log_loss(cancer):
+    # Candidates with batch norm train as ordinary estimators, scored through
+    # predict_proba: the same negative log loss as sklearn's scorer.
+    space = {"batch_norm": [True], "alpha": [1e-4, 1e-1]}
+    default = RegularizedMLPClassifierCV(param_grid=space, **SMALL).fit(*cancer)
+    scored = RegularizedMLPClassifierCV(param_grid=space, scoring="neg_log_loss", **SMALL)
+    np.testing.assert_allclose(scored.fit(*cancer).cv_results_["mean_test_score"],
+                               default.cv_results_["mean_test_score"], rtol=1e-6)
+    assert (default.cv_results_["mean_test_score"] < 0).all()
+
+
+def test_a_rare_class_does_not_stop_the_search_at_its_first_epochs():
+    # With 6 % positives, held-out accuracy stays at the majority share while the network
+    # learns to rank; the log loss goes on improving, so the refit trains for many epochs.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5))
+    y = (X[:, 0] + rng.normal(size=600) > 2.2).astype(int)
+    model = RegularizedMLPClassifierCV(param_grid={"alpha": [1e-4]}, hidden_layer_sizes=(8,),
+                                       max_iter=60, cv=3, random_state=0).fit(X, y)
+    assert 0.03 < y.mean() < 0.1
+    # By held-out accuracy the best epochs were 40 on average; the log loss still improves.
+    assert model.best_estimator_.n_iter_ >= 55
 
 
 def test_pipeline_and_clone(cancer):
