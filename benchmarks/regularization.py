@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import RESULTS, load_average, write_csv, write_markdown
 from regularization_study.config import ALL_DATASETS, FULL, QUICK, SMOKE, Config
 from regularization_study.data import LOADERS, load_datasets, subsample
-from regularization_study.evaluate import run_main_study, run_sweeps
+from regularization_study.evaluate import replace_rows, run_main_study, run_sweeps
 from regularization_study.plots import replot_main
 from regularization_study.protocol import protocol_text
 from regularization_study.regularizers import REGULARIZERS, available_regularizers
@@ -63,7 +63,7 @@ from regularization_study.summary import headline, summarize, sweep_verdicts
 
 __all__ = [
     "ALL_DATASETS", "FULL", "LOADERS", "QUICK", "REGULARIZERS", "SMOKE", "Config",
-    "available_regularizers", "headline", "load_datasets", "main", "run_main_study",
+    "available_regularizers", "headline", "load_datasets", "main", "replace_rows", "run_main_study",
     "run_sweeps", "summarize", "sweep_verdicts",
 ]
 
@@ -79,6 +79,9 @@ def main(argv=None):
     parser.add_argument("--remedies-only", action="store_true",
                         help="run only the remedies and add them to this mode's earlier results "
                              "(same splits and seeds)")
+    parser.add_argument("--only", nargs="+", metavar="MODEL",
+                        help="rerun only these rows of the main comparison (same splits and "
+                             "seeds) and replace them in this tag's earlier results")
     parser.add_argument("--report-only", action="store_true",
                         help="rebuild tables and figures from this tag's CSV files; fit nothing")
     parser.add_argument("--plot-only", action="store_true",
@@ -126,11 +129,14 @@ def main(argv=None):
             earlier = earlier[earlier.dataset.isin(config.datasets) & (earlier.family != "remedy")
                               & ~earlier.model.isin(new_rows.model)]
             main_rows = pd.concat([earlier, new_rows], ignore_index=True)
+        elif args.only:
+            new_rows = run_main_study(datasets, config, models=set(args.only))
+            main_rows = replace_rows(pd.read_csv(f"{out}_splits.csv"), new_rows)
         else:
             main_rows = new_rows = run_main_study(datasets, config)
-        timings["main comparison"] = (time.perf_counter() - start, load_before,
-                                      load_average(),
-                                      float(new_rows.fit_cpu_s.sum()))
+        part = f"rerun of {', '.join(args.only)}" if args.only else "main comparison"
+        timings[part] = (time.perf_counter() - start, load_before, load_average(),
+                         float(new_rows.fit_cpu_s.sum()))
         write_csv(main_rows, f"{out}_splits.csv")
         report_main(main_rows, datasets, config, out)
     sweep_data = [d for d in datasets if d.name in config.sweep_datasets]

@@ -80,3 +80,18 @@ def test_plot_only_redraws_the_figure_from_the_csvs(study, tmp_path):
         "regularization_redraw_headline.csv", "regularization_redraw_main.png",
         "regularization_redraw_summary.csv",
     ]
+
+
+def test_a_rerun_of_some_rows_replaces_them_in_place(study, tiny):
+    data = study.LOADERS["wine"]()
+    earlier = study.run_main_study([data], tiny, n_jobs=1, models={"unregularized",
+                                                                    "HistGradientBoosting"})
+    rerun = study.run_main_study([data], dataclasses.replace(tiny, max_iter=4), n_jobs=1,
+                                 models={"unregularized"})
+    rows = study.replace_rows(earlier, rerun)
+    assert list(zip(rows.model, rows.split)) == list(zip(earlier.model, earlier.split))
+    new = rows[rows.model == "unregularized"].reset_index(drop=True)
+    assert new.equals(rerun.reset_index(drop=True)[new.columns])
+    hgb = rows.model == "HistGradientBoosting"
+    assert rows[hgb].accuracy.tolist() == earlier[earlier.model == "HistGradientBoosting"
+                                                  ].accuracy.tolist()

@@ -112,11 +112,12 @@ def evaluate_remedies(data, config, split, train, test):
     return rows
 
 
-def run_main_study(datasets, config, n_jobs=None, families=None):
+def run_main_study(datasets, config, n_jobs=None, families=None, models=None):
     """Nested evaluation of every model on every data set: one row per (data set, model, split).
 
-    ``families`` (e.g. ``{"remedy"}``) restricts the run to those model families; remedies
-    run when ``config.remedies`` names the data set (or ``families`` holds "remedy").
+    ``families`` (e.g. ``{"remedy"}``) restricts the run to those model families, ``models``
+    to the rows so named; remedies run when ``config.remedies`` names the data set (or
+    ``families`` holds "remedy").
     """
     tasks = []
     for data in datasets:
@@ -126,6 +127,8 @@ def run_main_study(datasets, config, n_jobs=None, families=None):
         for split, (train, test) in enumerate(outer_splits(data, config)):
             for name, (family, model) in specs.items():
                 if families is not None and family not in families:
+                    continue
+                if models is not None and name not in models:
                     continue
                 if with_remedies and name == JOINT:
                     continue  # evaluate_remedies runs it
@@ -174,3 +177,15 @@ def run_sweeps(datasets, config, n_jobs=None):
                                                          params, train, test, scaler))
     rows = Parallel(n_jobs=n_jobs or config.n_jobs)(tasks)
     return pd.DataFrame(rows)
+
+
+def replace_rows(earlier, new_rows):
+    """``earlier``'s rows with those of ``new_rows``' models replaced, in ``earlier``'s order."""
+    kept = earlier[~earlier.model.isin(set(new_rows.model))]
+    rows = pd.concat([kept, new_rows], ignore_index=True)
+    datasets = {d: i for i, d in enumerate(dict.fromkeys(earlier.dataset))}
+    models = {m: i for i, m in enumerate(dict.fromkeys(earlier.model))}
+    order = sorted(range(len(rows)), key=lambda i: (
+        datasets.get(rows.dataset[i], len(datasets)), rows.split[i],
+        models.get(rows.model[i], len(models))))
+    return rows.iloc[order].reset_index(drop=True)
