@@ -49,7 +49,7 @@ def test_main_study_table(study, tiny):
     # The single-regularizer search chose inside the training rows, on every split.
     chosen = rows[rows.model == "best single regularizer (CV estimator)"].chosen
     assert len(chosen) == tiny.outer_splits and all(c != "{}" for c in chosen)
-    assert head["beats sklearn MLP"].iloc[0] in {"yes", "no"}
+    assert head["beats sklearn MLP"].iloc[0] in {"yes", "no", "tie"}
     assert "| model" in markdown
 
 

@@ -104,7 +104,8 @@ def headline(summary, datasets, main):
             mean, se = paired_difference(main, data.name, m, CV_DEFAULT, peer)
             row[f"CV default - {label}"] = f"{mean:+.4f} ± {se:.4f}"
             row[f"beats {label}"] = ("not run" if np.isnan(mean) else
-                                     "yes" if sign * mean > 0 else "no")
+                                     "yes" if sign * mean > 0 else
+                                     "tie" if mean == 0 else "no")
         gap = sign * (score(HGB) - score(SKLEARN_MLP))
         closed = sign * (score(CV_DEFAULT) - score(SKLEARN_MLP)) / gap if gap > 0 else np.nan
         row["share of the gap from sklearn MLP to HGB closed"] = (
