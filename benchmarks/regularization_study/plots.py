@@ -35,11 +35,13 @@ def plot_main(summary, datasets, path):
         rows = np.arange(len(models))
         for family, color in colors.items():
             mine = (part.family == family).to_numpy()
+            if not mine.any():
+                continue  # no legend entry for a family this run has no rows of
             ax.errorbar(part[f"{m}_mean"][mine], rows[mine], xerr=part[f"{m}_std"][mine],
                         fmt="o", color=color, markersize=4, capsize=2, label=family)
         ax.axvline(part.loc[UNREGULARIZED, f"{m}_mean"], color="gray", ls=":", lw=1)
         better = "higher" if HIGHER_IS_BETTER[m] else "lower"
-        ax.set_title(f"{data.name}: {m} ({better} is better)", fontsize=10)
+        ax.set_title(f"{data.name}: {m}, {better} better", fontsize=9.5)
         ax.tick_params(labelsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(np.arange(len(models)), models)
