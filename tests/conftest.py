@@ -1,3 +1,5 @@
+import importlib.util
+
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes
@@ -45,3 +47,16 @@ def net_params():
         return {**defaults, **overrides}
 
     return params
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """Import a script that is not in a package (docs/, benchmarks/) from its path."""
+
+    def load(path):
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

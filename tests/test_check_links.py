@@ -1,6 +1,5 @@
 """docs/check_links.py finds the broken links of a built site and only those."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -9,11 +8,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "check_links.py"
 
 
 @pytest.fixture(scope="module")
-def check_links():
-    spec = importlib.util.spec_from_file_location("check_links", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def check_links(load_script):
+    return load_script(SCRIPT)
 
 
 def _write_site(root, pages):

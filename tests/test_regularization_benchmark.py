@@ -11,11 +11,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "regularization.py
 
 
 @pytest.fixture(scope="module")
-def study():
-    spec = importlib.util.spec_from_file_location("regularization_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def study(load_script):
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")

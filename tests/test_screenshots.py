@@ -1,6 +1,5 @@
 """docs/screenshots.py flags figures shown too small and boxes whose text is cut off."""
 
-import importlib.util
 import json
 import shutil
 import struct
@@ -13,11 +12,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "docs" / "screenshots.py"
 
 
 @pytest.fixture(scope="module")
-def screenshots():
-    spec = importlib.util.spec_from_file_location("screenshots", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def screenshots(load_script):
+    return load_script(SCRIPT)
 
 
 def _measured(images=(), wide=(), tables=(), page_width=1280):

@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -19,6 +20,7 @@ def test_dropout_one_liner(cancer):
     assert model.score(X, y) > 0.95
 
 
+@pytest.mark.slow  # n_jobs=2 starts loky worker processes
 def test_grid_search_over_dropout_and_l2_in_a_pipeline_with_two_jobs(cancer):
     X, y = cancer
     pipe = Pipeline([
