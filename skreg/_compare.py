@@ -179,8 +179,9 @@ def plot_comparison(results, metric=None, *, ax=None):
     >>> matplotlib.use("Agg")
     >>> import pandas as pd
     >>> from skreg import plot_comparison
-    >>> table = pd.DataFrame({"accuracy_mean": [0.95, 0.97], "accuracy_std": [0.02, 0.01]},
-    ...                      index=["dropout=0.0", "dropout=0.5"])
+    >>> table = pd.DataFrame(
+    ...     {"accuracy_mean": [0.95, 0.97], "accuracy_std": [0.02, 0.01]},
+    ...     index=["dropout=0.0", "dropout=0.5"])
     >>> ax = plot_comparison(table)
     >>> [label.get_text() for label in ax.get_yticklabels()]
     ['dropout=0.0', 'dropout=0.5']

@@ -388,7 +388,8 @@ PERSISTENCE_EXAMPLES = """\
     >>> from sklearn.datasets import load_iris
     >>> from skreg import RegularizedMLPClassifier, load, save
     >>> X, y = load_iris(return_X_y=True)
-    >>> model = RegularizedMLPClassifier((8,), max_iter=5, random_state=0).fit(X, y)
+    >>> model = RegularizedMLPClassifier(max_iter=5, random_state=0)
+    >>> model = model.fit(X, y)
     >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
     >>> save(model, path)
     >>> bool((load(path).predict_proba(X) == model.predict_proba(X)).all())
