@@ -86,10 +86,18 @@ class LastEpochsWeightAverage(Callback):
         net.module_.load_state_dict(average)
 
 
+def _doubled_width(config):
+    return tuple(2 * w for w in config.hidden_layer_sizes)
+
+
+def _other_scaler(config):
+    """The scaler the rescaling remedy uses: the first one that is not the study's."""
+    return next(name for name in SCALERS if name != config.scaler)
+
+
 def remedy_descriptions(config):
     """``{name: what it changes}``, in the order the remedies run."""
-    width = tuple(2 * w for w in config.hidden_layer_sizes)
-    scaler = next(name for name in SCALERS if name != config.scaler)
+    width, scaler = _doubled_width(config), _other_scaler(config)
     return {
         f"joint + {scaler} scaling": f"{SCALER_NAMES[scaler]} on the numeric columns instead "
         f"of {SCALER_NAMES[config.scaler]}",
@@ -113,9 +121,9 @@ def remedies(data, config):
     A change takes the pipeline the joint search chose (inside the training rows) and returns
     the estimator to fit instead: the same regularization with one training choice changed.
     """
-    width = tuple(2 * w for w in config.hidden_layer_sizes)
+    width = _doubled_width(config)
     average_class = SeedAverageClassifier if data.task == "classification" else SeedAverageRegressor
-    scaler = next(name for name in SCALERS if name != config.scaler)
+    scaler = _other_scaler(config)
 
     def with_net(**params):
         return lambda pipe: clone(pipe).set_params(**prefixed(params))
